@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout: C system libraries (OpenBLAS, hwloc) and portable C kernels at the bottom, the engine
+// (tensors, kernels, plans, I/O) on them, models / harness / reports above, and a thin CLI on top.
+let optimise: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno"])]
+
+let package = Package(
+    name: "vitbench",
+    products: [
+        .executable(name: "vitbench", targets: ["vitbench"]),
+        .library(name: "VitEngine", targets: ["VitEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
+            providers: [.apt(["libhwloc-dev"])]),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: optimise),
+        .target(
+            name: "VitEngine", dependencies: ["CBLAS", "CKernels"], path: "Sources/VitEngine",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .executableTarget(
+            name: "vitbench",
+            dependencies: ["VitEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/vitbench"),
+        .testTarget(name: "VitEngineTests", dependencies: ["VitEngine"], path: "Tests/VitEngineTests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,114 @@
+#pragma once
+// Optimised CPU kernels of vitbench's engine, in portable C.
+//
+// Every kernel works on channels-last (NHWC / [rows, C]) float32 buffers and on a sub-range of
+// its outer loop ([begin, end)), so that the engine's own thread pool splits the work and the
+// kernels never start threads. On x86-64 each kernel is compiled three times (AVX-512, AVX2+FMA,
+// baseline SSE2) and the loader picks the best one for the CPU (target_clones); on ARM64 the
+// compiler vectorises the same loops for NEON. The reference oracles live in Swift
+// (Sources/VitEngine/Reference), written independently of these.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Activation fused into a kernel's epilogue.
+typedef enum {
+    VB_ACT_NONE = 0,
+    VB_ACT_RELU = 1,
+    VB_ACT_GELU_ERF = 2,
+    VB_ACT_GELU_TANH = 3,
+    VB_ACT_SILU = 4,
+    VB_ACT_HARDSWISH = 5,
+    VB_ACT_HARDSIGMOID = 6,
+    VB_ACT_SIGMOID = 7,
+} vb_activation;
+
+/// A spin-wait hint (PAUSE on x86, YIELD on ARM).
+static inline void vb_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// Which instruction set the dispatcher picked for this CPU (for `vitbench env` and logs).
+const char *vb_kernel_isa(void);
+
+/// y[i] = act(x[i]) for i in [0, n). x and y may alias.
+void vb_activation_apply(vb_activation act, const float *x, float *y, size_t n);
+
+/// The epilogue of a GEMM or conv over a [rows, cols] block with leading dimension ld:
+/// y = act(y + bias[col]) and then, if residual is non-NULL, y += residual (leading dim ldr).
+/// bias may be NULL.
+void vb_bias_act_residual(float *y, size_t rows, size_t cols, size_t ld, const float *bias,
+                          vb_activation act, const float *residual, size_t ldr);
+
+/// Depthwise (or channel-multiplier) 2-D convolution, NHWC, one image, output rows [oy0, oy1).
+/// Input [ih, iw, cin]; output [oh, ow, cout] with cout = cin * mult; output channel o reads
+/// input channel o / mult. Weights [kh, kw, cout], bias [cout] (may be NULL).
+/// Epilogue: act, then + residual ([oh, ow, cout], may be NULL).
+void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_t mult,
+                         const float *w, size_t kh, size_t kw, const float *bias,
+                         size_t stride_h, size_t stride_w, size_t pad_h, size_t pad_w,
+                         float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
+                         vb_activation act, const float *residual);
+
+/// im2col for NHWC convolutions: output pixels [p0, p1) (flattened oy*ow+ox of one image) become
+/// rows of a [p1-p0, kh*kw*cin] matrix (padding reads as zero), column order (ky, kx, ci).
+/// Input channels are taken from [c0, c0+cg) of a tensor with cstride channels (grouped convs).
+void vb_im2col(const float *x, size_t ih, size_t iw, size_t cstride, size_t c0, size_t cg,
+               size_t kh, size_t kw, size_t stride_h, size_t stride_w, size_t pad_h, size_t pad_w,
+               size_t ow, size_t p0, size_t p1, float *col);
+
+/// Average (count_include_pad selects the divisor) or max pooling, NHWC, one image, output rows
+/// [oy0, oy1). Padding never wins a max.
+void vb_pool2d(const float *x, size_t ih, size_t iw, size_t c, size_t kh, size_t kw,
+               size_t stride_h, size_t stride_w, size_t pad_h, size_t pad_w, int is_max,
+               int count_include_pad, float *y, size_t oh, size_t ow, size_t oy0, size_t oy1);
+
+/// Sum over rows of a [rows, c] matrix into acc[c] (acc is added to, not overwritten).
+void vb_sum_rows(const float *x, size_t rows, size_t c, float *acc);
+
+/// LayerNorm over the last dimension of rows [r0, r1) of a [rows, c] matrix.
+void vb_layernorm(const float *x, float *y, size_t c, size_t r0, size_t r1, const float *gamma,
+                  const float *beta, float eps);
+
+/// Sum and sum of squares (in double) of x[0..n), for GroupNorm statistics.
+void vb_sum_sumsq(const float *x, size_t n, double *sum, double *sumsq);
+
+/// y[r, c] = x[r, c] * scale[c] + shift[c] for rows [0, rows); then act. x and y may alias.
+void vb_channel_affine(const float *x, float *y, size_t rows, size_t c, const float *scale,
+                       const float *shift, vb_activation act);
+
+/// Softmax over the last dimension of rows [r0, r1) of a [rows, c] matrix; x and y may alias.
+void vb_softmax(const float *x, float *y, size_t c, size_t r0, size_t r1);
+
+/// Elementwise binary op on n elements: op 0 add, 1 mul, 2 sub. b is either n elements
+/// (b_period == n) or broadcast with period b_period (per-channel vectors: b_period == C).
+void vb_binary(int op, const float *a, const float *b, size_t b_period, float *y, size_t n);
+
+/// y = a + s ⊙ b, s per channel (period c) — the residual of a layer-scaled branch.
+void vb_scaled_residual(const float *a, const float *b, const float *s, size_t c, float *y,
+                        size_t n);
+
+/// One key block of streaming (flash-style) attention for a block of query rows.
+/// s: [rows, cols] raw scores (already scaled and biased); on return s holds exp(s - m_new).
+/// m, l: running max and running sum per row; o: [rows, dv] running output (leading dim ldo),
+/// rescaled by exp(m_old - m_new) so that the caller then adds P·V into it.
+void vb_attention_online_softmax(float *s, size_t rows, size_t cols, float *m, float *l,
+                                 float *o, size_t dv, size_t ldo);
+
+/// o[r, :] /= l[r] for rows [0, rows).
+void vb_attention_finish(float *o, size_t rows, size_t dv, size_t ldo, const float *l);
+
+/// s = s * scale + bias (bias [rows, cols] with leading dim ldb, may be NULL).
+void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale, const float *bias,
+                       size_t ldb);
+
+#ifdef __cplusplus
+}
+#endif

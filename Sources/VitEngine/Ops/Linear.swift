@@ -1,0 +1,126 @@
+import CKernels
+
+/// Shared by `Linear` and 1x1 `Conv2d`: Y[rows, n] = X[rows, k] · W[k, n], then bias, activation
+/// and an optional residual, tile by tile so that the epilogue runs while the tile is in cache.
+/// Workers take row tiles; each calls a single-threaded GEMM.
+struct RowTiledGEMM {
+    let k: Int
+    let n: Int
+    /// [k, n], row-major (the weight transposed once at plan time).
+    let weight: PackedWeights
+    let bias: PackedWeights?
+    let activation: Activation
+
+    func bind(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int,
+              residual: UnsafePointer<Float>?, pool: ThreadPool, gemm: GEMMBackend) -> () -> Void {
+        let k = k, n = n, act = activation.c
+        let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
+        // Tiles of about 64 KiB of output: small enough to stay in L2 for the epilogue, large
+        // enough that the GEMM's packing of W is amortised.
+        let tile = max(16, min(512, (16384 / max(n, 1)) / 8 * 8))
+        let tiles = (rows + tile - 1) / tile
+        return { [weight, bias] in
+            withExtendedLifetime((weight, bias)) {
+                pool.parallelFor(tiles) { t, _ in
+                    let r0 = t * tile
+                    let m = min(tile, rows - r0)
+                    let yt = y + r0 * n
+                    gemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                               a: x + r0 * k, lda: k, b: wp, ldb: n, beta: 0, c: yt, ldc: n)
+                    if bp != nil || act != VB_ACT_NONE || residual != nil {
+                        vb_bias_act_residual(yt, m, n, n, bp, act, residual.map { $0 + r0 * n }, n)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `nn.Linear` on the last dimension: [..., in] → [..., out], with fused bias, activation and an
+/// optional residual input (added after the activation).
+public struct Linear: Operator {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    /// PyTorch layout [out, in].
+    public let weight: [Float]
+    public let bias: [Float]?
+    public let activation: Activation
+    public let addsResidual: Bool
+    let tiled: RowTiledGEMM
+
+    /// - Parameter weight: PyTorch's [out, in] matrix.
+    public init(weight: Tensor, bias: Tensor? = nil, activation: Activation = .none,
+                addsResidual: Bool = false) {
+        precondition(weight.rank == 2, "Linear weight must be [out, in], got \(weight.shape)")
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+        precondition(bias == nil || bias!.count == outFeatures, "Linear bias must have \(outFeatures) entries")
+        self.weight = weight.data
+        self.bias = bias?.data
+        self.activation = activation
+        self.addsResidual = addsResidual
+        tiled = RowTiledGEMM(k: inFeatures, n: outFeatures, weight: PackedWeights(weight.permuted([1, 0])),
+                             bias: bias.map { PackedWeights($0) }, activation: activation)
+    }
+
+    public var kind: String { "linear" }
+    public var parameterCount: Int { weight.count + (bias?.count ?? 0) }
+
+    public func outputShape(for inputs: [[Int]]) throws -> [Int] {
+        guard inputs.count == (addsResidual ? 2 : 1) else {
+            throw ShapeError("expects \(addsResidual ? 2 : 1) inputs, got \(inputs.count)")
+        }
+        guard let last = inputs[0].last, last == inFeatures else {
+            throw ShapeError("expects last dimension \(inFeatures), got shape \(inputs[0])")
+        }
+        let out = Array(inputs[0].dropLast()) + [outFeatures]
+        if addsResidual && inputs[1] != out {
+            throw ShapeError("residual shape \(inputs[1]) does not match output \(out)")
+        }
+        return out
+    }
+
+    public func macs(inputs: [[Int]], output: [Int]) -> Int { product(output) * inFeatures }
+
+    public func bindOptimized(_ c: StepContext) -> () -> Void {
+        tiled.bind(x: c.inputs[0], y: c.output, rows: product(c.outputShape) / outFeatures,
+                   residual: addsResidual ? UnsafePointer(c.inputs[1]) : nil, pool: c.pool, gemm: c.gemm)
+    }
+}
+
+/// Batched matrix product: A [B, M, K] · B [B, K, N] (or Bᵀ given as [B, N, K]) → [B, M, N],
+/// times `alpha`.
+public struct MatMul: Operator {
+    public let transposeB: Bool
+    public let alpha: Float
+    public init(transposeB: Bool = false, alpha: Float = 1) {
+        self.transposeB = transposeB
+        self.alpha = alpha
+    }
+    public var kind: String { "matmul" }
+
+    public func outputShape(for inputs: [[Int]]) throws -> [Int] {
+        guard inputs.count == 2, inputs[0].count == 3, inputs[1].count == 3 else {
+            throw ShapeError("expects two rank-3 inputs [B, M, K] and [B, K, N], got \(inputs)")
+        }
+        let a = inputs[0], b = inputs[1]
+        let (bk, bn) = transposeB ? (b[2], b[1]) : (b[1], b[2])
+        guard a[0] == b[0], a[2] == bk else { throw ShapeError("cannot multiply \(a) by \(b)\(transposeB ? "ᵀ" : "")") }
+        return [a[0], a[1], bn]
+    }
+
+    public func macs(inputs: [[Int]], output: [Int]) -> Int { product(output) * inputs[0][2] }
+
+    public func bindOptimized(_ c: StepContext) -> () -> Void {
+        let a = c.inputs[0], b = c.inputs[1], y = c.output
+        let batch = c.outputShape[0], m = c.outputShape[1], n = c.outputShape[2], k = c.inputShapes[0][2]
+        let transB = transposeB, alpha = alpha, gemm = c.gemm, pool = c.pool
+        return {
+            pool.parallelFor(batch) { i, _ in
+                gemm.sgemm(transA: false, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                           a: a + i * m * k, lda: k, b: b + i * k * n, ldb: transB ? k : n,
+                           beta: 0, c: y + i * m * n, ldc: n)
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import CKernels
+
+/// Squeeze-and-excitation: x · gate(W₂ · act(W₁ · mean_hw(x) + b₁) + b₂), per image and channel.
+/// One step: the squeeze is tiny, so the whole block is one kernel rather than five plan steps.
+public struct SqueezeExcite: Operator {
+    public let channels: Int
+    public let reduced: Int
+    /// PyTorch layouts: reduce [Cr, C], expand [C, Cr].
+    public let reduceWeight: [Float], reduceBias: [Float]
+    public let expandWeight: [Float], expandBias: [Float]
+    public let innerActivation: Activation
+    public let gate: Activation
+
+    public init(reduceWeight: Tensor, reduceBias: Tensor, expandWeight: Tensor, expandBias: Tensor,
+                innerActivation: Activation = .relu, gate: Activation = .sigmoid) {
+        reduced = reduceWeight.shape[0]
+        channels = reduceWeight.count / reduced
+        precondition(expandWeight.count == channels * reduced && expandBias.count == channels && reduceBias.count == reduced,
+                     "SqueezeExcite: inconsistent weight shapes")
+        self.reduceWeight = reduceWeight.data
+        self.reduceBias = reduceBias.data
+        self.expandWeight = expandWeight.data
+        self.expandBias = expandBias.data
+        self.innerActivation = innerActivation
+        self.gate = gate
+    }
+
+    public var kind: String { "squeeze_excite" }
+    public var parameterCount: Int { 2 * channels * reduced + channels + reduced }
+
+    public func outputShape(for inputs: [[Int]]) throws -> [Int] {
+        guard inputs.count == 1, inputs[0].count == 4, inputs[0][3] == channels else {
+            throw ShapeError("expects one NHWC input with \(channels) channels, got \(inputs)")
+        }
+        return inputs[0]
+    }
+
+    public func macs(inputs: [[Int]], output: [Int]) -> Int { output[0] * 2 * channels * reduced }
+
+    public func scratchFloats(inputs: [[Int]], output: [Int], threads: Int) -> Int {
+        output[0] * (2 * channels + reduced)
+    }
+
+    public func bindOptimized(_ c: StepContext) -> () -> Void {
+        let x = c.inputs[0], y = c.output, pool = c.pool, s = c.scratch
+        let n = c.inputShapes[0][0], hw = c.inputShapes[0][1] * c.inputShapes[0][2]
+        let ch = channels, cr = reduced
+        let w1 = PackedWeights(reduceWeight), b1 = PackedWeights(reduceBias)
+        let w2 = PackedWeights(expandWeight), b2 = PackedWeights(expandBias)
+        let inner = innerActivation.c, gate = gate.c
+        return {
+            withExtendedLifetime((w1, b1, w2, b2)) {
+                pool.parallelFor(n) { img, _ in
+                    let mean = s + img * (2 * ch + cr), hidden = mean + ch, g = hidden + cr
+                    mean.update(repeating: 0, count: ch)
+                    vb_sum_rows(x + img * hw * ch, hw, ch, mean)
+                    let inv = 1 / Float(hw)
+                    for i in 0..<ch { mean[i] *= inv }
+                    for r in 0..<cr {
+                        var acc = b1.pointer[r]
+                        for i in 0..<ch { acc += w1.pointer[r * ch + i] * mean[i] }
+                        hidden[r] = acc
+                    }
+                    vb_activation_apply(inner, hidden, hidden, cr)
+                    for o in 0..<ch {
+                        var acc = b2.pointer[o]
+                        for r in 0..<cr { acc += w2.pointer[o * cr + r] * hidden[r] }
+                        g[o] = acc
+                    }
+                    vb_activation_apply(gate, g, g, ch)
+                    vb_binary(1, x + img * hw * ch, g, ch, y + img * hw * ch, hw * ch)
+                }
+            }
+        }
+    }
+}

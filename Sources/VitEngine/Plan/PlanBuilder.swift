@@ -1,0 +1,153 @@
+/// A tensor that exists while a plan is being built: an id for its shape and, later, its buffer.
+public struct Value: Hashable, Sendable {
+    public let id: Int
+}
+
+/// Records the operators of one forward pass for one input shape, then lays out every buffer in
+/// one arena (buffers whose lifetimes do not overlap share memory) and binds each step to its
+/// pointers. Models describe themselves by calling ops on a builder inside named scopes, so each
+/// step carries a timm-style module path ("stages.2.blocks.3.token_mixer").
+public final class PlanBuilder {
+    public let backend: Backend
+    public let pool: ThreadPool
+
+    struct Node {
+        var name: String
+        var op: Operator
+        var inputs: [Int]
+        var output: Int
+    }
+
+    private(set) var shapes: [[Int]] = []
+    /// For views (reshape): the value whose memory this one reuses.
+    private(set) var aliasOf: [Int?] = []
+    private(set) var nodes: [Node] = []
+    private var inputIDs: [Int] = []
+    private var scopes: [String] = []
+
+    public init(backend: Backend = .openblas, pool: ThreadPool) {
+        self.backend = backend
+        self.pool = pool
+    }
+
+    /// The current module path.
+    public var modulePath: String { scopes.joined(separator: ".") }
+
+    /// Runs `body` with `name` appended to the module path.
+    public func scope<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        scopes.append(name)
+        defer { scopes.removeLast() }
+        return try body()
+    }
+
+    public func shape(of value: Value) -> [Int] { shapes[value.id] }
+
+    /// A tensor the caller fills before each run.
+    public func input(_ shape: [Int]) -> Value {
+        let v = newValue(shape)
+        inputIDs.append(v.id)
+        return v
+    }
+
+    /// Adds one step; `name` (if given) is appended to the module path for this step only.
+    @discardableResult
+    public func apply(_ op: Operator, _ inputs: [Value], name: String? = nil) throws -> Value {
+        let path = [modulePath, name ?? ""].filter { !$0.isEmpty }.joined(separator: ".")
+        let inShapes = inputs.map { shapes[$0.id] }
+        let outShape: [Int]
+        do {
+            outShape = try op.outputShape(for: inShapes)
+        } catch let e as ShapeError {
+            throw PlanError(module: path, "\(op.kind): \(e.message)")
+        }
+        let out = newValue(outShape)
+        nodes.append(Node(name: path, op: op, inputs: inputs.map(\.id), output: out.id))
+        return out
+    }
+
+    /// A view of `value` with another shape of the same element count (no step, no copy).
+    public func reshape(_ value: Value, _ shape: [Int]) throws -> Value {
+        let old = shapes[value.id]
+        guard product(old) == product(shape), shape.allSatisfy({ $0 >= 0 }) else {
+            throw PlanError(module: modulePath, "cannot reshape \(old) to \(shape)")
+        }
+        let v = newValue(shape)
+        aliasOf[v.id] = root(value.id)
+        return v
+    }
+
+    private func newValue(_ shape: [Int]) -> Value {
+        shapes.append(shape)
+        aliasOf.append(nil)
+        return Value(id: shapes.count - 1)
+    }
+
+    private func root(_ id: Int) -> Int {
+        var r = id
+        while let a = aliasOf[r] { r = a }
+        return r
+    }
+
+    /// Lays out memory and binds every step. `outputs` stay readable after `run()`.
+    public func build(outputs: [Value]) throws -> Plan {
+        let stepCount = nodes.count
+        var first = [Int](repeating: Int.max, count: shapes.count)
+        var last = [Int](repeating: -1, count: shapes.count)
+        for id in inputIDs { first[root(id)] = -1 }
+        for (i, node) in nodes.enumerated() {
+            let o = root(node.output)
+            first[o] = min(first[o], i)
+            last[o] = max(last[o], i)
+            for inp in node.inputs { last[root(inp)] = max(last[root(inp)], i) }
+        }
+        for v in outputs { last[root(v.id)] = stepCount }
+        for id in inputIDs { last[root(id)] = stepCount }  // callers may read inputs back
+
+        // Greedy offset assignment, largest buffers first.
+        let alignment = 16  // floats: 64 bytes
+        let roots = (0..<shapes.count).filter { aliasOf[$0] == nil && first[$0] != Int.max }
+        var offsets = [Int](repeating: 0, count: shapes.count)
+        var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
+        var arenaFloats = 0
+        for id in roots.sorted(by: { product(shapes[$0]) > product(shapes[$1]) }) {
+            let size = (max(product(shapes[id]), 1) + alignment - 1) / alignment * alignment
+            let lo = first[id], hi = max(last[id], first[id])
+            let conflicts = placed.filter { !($0.last < lo || $0.first > hi) }.sorted { $0.offset < $1.offset }
+            var offset = 0
+            for c in conflicts where offset + size > c.offset {
+                offset = max(offset, c.offset + c.size)
+            }
+            offsets[id] = offset
+            placed.append((offset, size, lo, hi))
+            arenaFloats = max(arenaFloats, offset + size)
+        }
+
+        let threads = pool.threadCount
+        var scratchFloats = 0
+        for node in nodes {
+            let s = node.op.scratchFloats(inputs: node.inputs.map { shapes[$0] },
+                                          output: shapes[node.output], threads: threads)
+            scratchFloats = max(scratchFloats, s)
+        }
+
+        let plan = Plan(arenaFloats: arenaFloats, scratchFloats: scratchFloats)
+        func pointer(_ id: Int) -> UnsafeMutablePointer<Float> { plan.arena + offsets[root(id)] }
+        var steps: [Plan.Step] = []
+        for node in nodes {
+            let inShapes = node.inputs.map { shapes[$0] }
+            let ctx = StepContext(inputs: node.inputs.map(pointer), inputShapes: inShapes,
+                                  output: pointer(node.output), outputShape: shapes[node.output],
+                                  scratch: plan.scratch, pool: pool, gemm: backend.gemm)
+            let run = backend.kernels == .optimized ? node.op.bindOptimized(ctx) : node.op.bindReference(ctx)
+            steps.append(Plan.Step(name: node.name, kind: node.op.kind, inputShapes: inShapes,
+                                   outputShape: shapes[node.output],
+                                   macs: node.op.macs(inputs: inShapes, output: shapes[node.output]),
+                                   parameterCount: node.op.parameterCount, run: run))
+        }
+        plan.finish(steps: steps,
+                    inputs: inputIDs.map { (pointer($0), shapes[$0]) },
+                    outputs: outputs.map { (pointer($0.id), shapes[$0.id]) },
+                    backend: backend, threads: threads)
+        return plan
+    }
+}

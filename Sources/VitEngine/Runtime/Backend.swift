@@ -1,0 +1,86 @@
+import CBLAS
+
+/// Every matrix product in the engine goes through this one interface, so that BLAS libraries
+/// (OpenBLAS, BLIS, a reference BLAS) or a hand-written GEMM can be swapped and compared.
+/// Row-major: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
+public protocol GEMMBackend: AnyObject, Sendable {
+    var name: String { get }
+    func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+               a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
+}
+
+/// OpenBLAS's `cblas_sgemm`. The engine calls it from its own workers, one call per tile, with
+/// OpenBLAS's internal threading off (see `OpenBLAS.setThreads`), unless a run asks for
+/// OpenBLAS's own threads instead.
+public final class OpenBLASGEMM: GEMMBackend, @unchecked Sendable {
+    public let name = "openblas"
+    public init() {}
+    public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// Triple loop, accumulating in Double: the oracle every GEMM path is tested against.
+public final class ReferenceGEMM: GEMMBackend, @unchecked Sendable {
+    public let name = "reference"
+    public init() {}
+    public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc = 0.0
+                for p in 0..<k {
+                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    acc += Double(av) * Double(bv)
+                }
+                let old = beta == 0 ? 0 : beta * c[i * ldc + j]
+                c[i * ldc + j] = alpha * Float(acc) + old
+            }
+        }
+    }
+}
+
+/// Which implementation of each operator a plan binds.
+public enum KernelSet: String, Sendable, CaseIterable {
+    /// Vectorised C kernels and tiled GEMM calls: what latency is measured with.
+    case optimized
+    /// Plain loops written for clarity, independent of the optimised ones: the oracle.
+    case reference
+}
+
+/// A kernel set plus a GEMM: what `--backend` names.
+public struct Backend: Sendable {
+    public let name: String
+    public let kernels: KernelSet
+    public let gemm: GEMMBackend
+
+    public init(name: String, kernels: KernelSet, gemm: GEMMBackend) {
+        self.name = name
+        self.kernels = kernels
+        self.gemm = gemm
+    }
+
+    public static let openblas = Backend(name: "openblas", kernels: .optimized, gemm: OpenBLASGEMM())
+    public static let reference = Backend(name: "reference", kernels: .reference, gemm: ReferenceGEMM())
+
+    /// Every backend a user can name.
+    public static let all: [Backend] = [.openblas, .reference]
+
+    public static func named(_ name: String) -> Backend? { all.first { $0.name == name } }
+}
+
+/// OpenBLAS's runtime controls and identity.
+public enum OpenBLAS {
+    /// Threads OpenBLAS itself may start inside one `sgemm` call. The engine sets 1 and
+    /// parallelises around the calls, so that the harness's pinning holds for all the work.
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+    public static var config: String { String(cString: openblas_get_config()) }
+}

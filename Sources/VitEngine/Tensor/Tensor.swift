@@ -1,0 +1,135 @@
+import Foundation
+
+/// A dense float32 tensor with value semantics: weights, model inputs and outputs, test data.
+///
+/// Activations inside a plan do not live in `Tensor`s: the plan owns one arena and hands kernels
+/// raw pointers into it, so that a timed forward pass allocates nothing. `Tensor` is the type at
+/// the edges — what files are read into, what tests compare, what a user gets back.
+///
+/// Layout convention: weights keep PyTorch's layout as loaded (OIHW convs, [out, in] linears) and
+/// operators re-lay them out once when a plan is built. Activations are channels-last
+/// (NHWC, or [N, tokens, C]); see `Layout` in the README for the measurement behind that choice.
+public struct Tensor: Equatable, Sendable {
+    public var shape: [Int]
+    public var data: [Float]
+
+    public init(shape: [Int], data: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        precondition(shape.reduce(1, *) == data.count,
+                     "shape \(shape) holds \(shape.reduce(1, *)) elements, data has \(data.count)")
+        self.shape = shape
+        self.data = data
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
+    }
+
+    /// Standard-normal entries times `scale`, from a deterministic generator.
+    public init(randomNormal shape: [Int], scale: Float = 1, rng: inout SplitMix64) {
+        let n = shape.reduce(1, *)
+        var d = [Float](repeating: 0, count: n)
+        for i in 0..<n { d[i] = rng.nextNormal() * scale }
+        self.init(shape: shape, data: d)
+    }
+
+    /// Uniform entries in `range`, from a deterministic generator.
+    public init(randomUniform shape: [Int], in range: ClosedRange<Float>, rng: inout SplitMix64) {
+        let n = shape.reduce(1, *)
+        var d = [Float](repeating: 0, count: n)
+        for i in 0..<n { d[i] = range.lowerBound + (range.upperBound - range.lowerBound) * rng.nextUnitFloat() }
+        self.init(shape: shape, data: d)
+    }
+
+    public var count: Int { data.count }
+    public var rank: Int { shape.count }
+
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, data: data)
+    }
+
+    /// Reorders axes: `permuted([0, 2, 3, 1])` turns NCHW into NHWC.
+    public func permuted(_ axes: [Int]) -> Tensor {
+        precondition(axes.sorted() == Array(0..<rank), "permutation \(axes) does not fit rank \(rank)")
+        let outShape = axes.map { shape[$0] }
+        let inStrides = Tensor.strides(shape)
+        let permStrides = axes.map { inStrides[$0] }
+        var out = [Float](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: rank)
+        data.withUnsafeBufferPointer { src in
+            for o in 0..<count {
+                var off = 0
+                for a in 0..<rank { off += index[a] * permStrides[a] }
+                out[o] = src[off]
+                var a = rank - 1
+                while a >= 0 {
+                    index[a] += 1
+                    if index[a] < outShape[a] { break }
+                    index[a] = 0
+                    a -= 1
+                }
+            }
+        }
+        return Tensor(shape: outShape, data: out)
+    }
+
+    public static func strides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            s[i] = acc
+            acc *= shape[i]
+        }
+        return s
+    }
+
+    /// NCHW (PyTorch, numpy files) to the engine's NHWC.
+    public func nchwToNHWC() -> Tensor { permuted([0, 2, 3, 1]) }
+    /// NHWC back to NCHW.
+    public func nhwcToNCHW() -> Tensor { permuted([0, 3, 1, 2]) }
+
+    /// max |a − b| / max |b|: the error measure of the goldens and kernel tests.
+    public func relativeError(to reference: Tensor) -> Float {
+        precondition(shape == reference.shape, "comparing \(shape) with \(reference.shape)")
+        var maxDiff: Float = 0
+        var maxRef: Float = 0
+        for i in 0..<count {
+            maxDiff = max(maxDiff, abs(data[i] - reference.data[i]))
+            maxRef = max(maxRef, abs(reference.data[i]))
+        }
+        if maxDiff.isNaN { return .infinity }
+        return maxRef > 0 ? maxDiff / maxRef : maxDiff
+    }
+}
+
+/// SplitMix64: tiny, fast, deterministic across platforms — random weights for latency runs
+/// must be the same on x86 and ARM so that both run the same numerics.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUnitFloat() -> Float {
+        Float(next() >> 40) * (1.0 / Float(1 << 24))
+    }
+
+    /// Standard normal (Box–Muller).
+    public mutating func nextNormal() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / Double(1 << 53)), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / Double(1 << 53))
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
+}
+

@@ -1,0 +1,2 @@
+import VitEngine
+print("vitbench")

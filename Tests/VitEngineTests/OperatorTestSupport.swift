@@ -1,0 +1,37 @@
+import XCTest
+import VitEngine
+
+/// Fresh random data every run; the seed is printed on failure so a failure can be replayed
+/// (VITBENCH_TEST_SEED=... swift test).
+func makeRNG(file: StaticString = #filePath, line: UInt = #line) -> SplitMix64 {
+    let seed = ProcessInfo.processInfo.environment["VITBENCH_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 0...UInt64.max)
+    return SplitMix64(seed: seed)
+}
+
+func randomTensor(_ shape: [Int], _ rng: inout SplitMix64, scale: Float = 1) -> Tensor {
+    Tensor(randomNormal: shape, scale: scale, rng: &rng)
+}
+
+/// Runs one operator through a plan with the given backend and thread count.
+func runOperator(_ op: Operator, _ inputs: [Tensor], backend: Backend, threads: Int) throws -> Tensor {
+    let pool = ThreadPool(threads: threads)
+    let b = PlanBuilder(backend: backend, pool: pool)
+    let values = inputs.map { b.input($0.shape) }
+    let out = try b.apply(op, values, name: "op")
+    let plan = try b.build(outputs: [out])
+    for (i, t) in inputs.enumerated() { try plan.setInput(t, at: i) }
+    plan.run()
+    return plan.output()
+}
+
+/// The optimised kernel (1 and 3 threads) against the reference twin.
+func assertMatchesReference(_ op: Operator, _ inputs: [Tensor], tolerance: Float = 2e-5, seed: UInt64 = 0,
+                            file: StaticString = #filePath, line: UInt = #line) throws {
+    let expected = try runOperator(op, inputs, backend: .reference, threads: 1)
+    for threads in [1, 3] {
+        let got = try runOperator(op, inputs, backend: .openblas, threads: threads)
+        XCTAssertEqual(got.shape, expected.shape, "\(op.kind) shape", file: file, line: line)
+        let err = got.relativeError(to: expected)
+        XCTAssertLessThanOrEqual(err, tolerance, "\(op.kind) with \(threads) threads, inputs \(inputs.map(\.shape)): relative error \(err)", file: file, line: line)
+    }
+}

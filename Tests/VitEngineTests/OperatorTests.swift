@@ -1,0 +1,343 @@
+import XCTest
+import VitEngine
+
+final class ConvolutionTests: XCTestCase {
+    /// (in channels, out channels, kernel, stride, padding, groups, H, W)
+    let cases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+        (8, 12, 1, 1, 0, 1, 5, 7),      // pointwise
+        (16, 16, 3, 1, 1, 16, 9, 11),   // depthwise 3x3
+        (20, 20, 7, 1, 3, 20, 13, 10),  // depthwise 7x7, channel tail (20 = 16 + 4)
+        (48, 48, 3, 2, 1, 48, 17, 17),  // depthwise stride 2, odd size
+        (32, 32, 7, 2, 3, 32, 14, 15),  // large-kernel stride 2 (FastViT patch embedding)
+        (6, 12, 3, 1, 1, 6, 6, 6),      // channel multiplier 2 (FastViT final conv)
+        (3, 16, 7, 4, 3, 1, 31, 29),    // stem 7x7 stride 4
+        (12, 24, 3, 2, 1, 1, 11, 12),   // dense 3x3 stride 2
+        (12, 18, 3, 1, 1, 3, 7, 8),     // grouped, 4 channels per group
+        (8, 16, 1, 2, 0, 1, 9, 9),      // strided 1x1
+        (5, 7, 2, 2, 0, 1, 8, 8),       // 2x2 patchify
+    ]
+
+    func testConvolutionsMatchReference() throws {
+        var rng = makeRNG()
+        for (ci, co, k, s, p, g, h, w) in cases {
+            for batch in [1, 2] {
+                let weight = randomTensor([co, ci / g, k, k], &rng, scale: 0.3)
+                let bias = randomTensor([co], &rng)
+                let x = randomTensor([batch, h, w, ci], &rng)
+                let conv = Conv2d(weight: weight, bias: bias, stride: s, padding: p, groups: g, activation: .gelu)
+                try assertMatchesReference(conv, [x])
+            }
+        }
+    }
+
+    func testResidualIsAddedAfterActivation() throws {
+        var rng = makeRNG()
+        for (ci, co, k, s, p, g) in [(16, 16, 3, 1, 1, 16), (8, 8, 1, 1, 0, 1), (8, 8, 3, 1, 1, 1)] {
+            let conv = Conv2d(weight: randomTensor([co, ci / g, k, k], &rng), bias: randomTensor([co], &rng),
+                              stride: s, padding: p, groups: g, activation: .relu, addsResidual: true)
+            let x = randomTensor([2, 6, 5, ci], &rng), r = randomTensor([2, 6, 5, co], &rng)
+            try assertMatchesReference(conv, [x, r])
+            // And the reference itself: relu(conv) + r, checked against a bias-only conv.
+            let plain = Conv2d(weight: Tensor(shape: [co, ci / g, k, k], data: conv.weight), bias: Tensor(shape: [co], data: conv.bias!),
+                               stride: s, padding: p, groups: g)
+            let y0 = try runOperator(plain, [x], backend: .reference, threads: 1)
+            let y1 = try runOperator(conv, [x, r], backend: .reference, threads: 1)
+            for i in 0..<y0.count { XCTAssertEqual(y1.data[i], max(y0.data[i], 0) + r.data[i], accuracy: 1e-5) }
+        }
+    }
+
+    func testReferenceConvolutionOnAKnownCase() throws {
+        // 3x3 box filter of ones over a 3x3 image of 1...9, padding 1: the centre is the sum 45,
+        // the corner 1+2+4+5 = 12.
+        let x = Tensor(shape: [1, 3, 3, 1], data: (1...9).map(Float.init))
+        let conv = Conv2d(weight: Tensor(repeating: 1, shape: [1, 1, 3, 3]), bias: nil, padding: 1)
+        for backend in [Backend.reference, .openblas] {
+            let y = try runOperator(conv, [x], backend: backend, threads: 1)
+            XCTAssertEqual(y.data, [12, 21, 16, 27, 45, 33, 24, 39, 28])
+        }
+    }
+
+    func testBatchNormFoldsIntoConvolution() throws {
+        var rng = makeRNG()
+        let weight = randomTensor([6, 4, 3, 3], &rng), bias = randomTensor([6], &rng)
+        let bn = BatchNormParameters(gamma: randomTensor([6], &rng).data, beta: randomTensor([6], &rng).data,
+                                     mean: randomTensor([6], &rng).data,
+                                     variance: Tensor(randomUniform: [6], in: 0.5...2, rng: &rng).data)
+        let x = randomTensor([1, 7, 7, 4], &rng)
+        let conv = try runOperator(Conv2d(weight: weight, bias: bias, padding: 1), [x], backend: .reference, threads: 1)
+        let unfused = try runOperator(ChannelAffine(batchNorm: bn), [conv], backend: .reference, threads: 1)
+        let (fw, fb) = bn.fold(weight: weight, bias: bias)
+        let fused = try runOperator(Conv2d(weight: fw, bias: fb, padding: 1), [x], backend: .openblas, threads: 1)
+        XCTAssertLessThan(fused.relativeError(to: unfused), 1e-5)
+    }
+
+    func testImpossibleShapesAreClearErrors() throws {
+        let conv = Conv2d(weight: Tensor(zeros: [4, 3, 7, 7]), bias: nil, stride: 2)
+        let pool = ThreadPool(threads: 1)
+        let b = PlanBuilder(pool: pool)
+        try b.scope("stem") {
+            let x = b.input([1, 5, 5, 3])
+            XCTAssertThrowsError(try b.apply(conv, [x], name: "conv")) { error in
+                XCTAssertTrue("\(error)".contains("stem.conv"), "\(error)")
+                XCTAssertTrue("\(error)".contains("too small"), "\(error)")
+            }
+            let y = b.input([1, 9, 9, 4])
+            XCTAssertThrowsError(try b.apply(conv, [y])) { error in
+                XCTAssertTrue("\(error)".contains("3 input channels"), "\(error)")
+            }
+        }
+    }
+}
+
+final class LinearAlgebraTests: XCTestCase {
+    func testLinearWithActivationAndResidual() throws {
+        var rng = makeRNG()
+        for (rows, k, n) in [(1, 5, 3), (37, 64, 96), (1000, 17, 33)] {
+            let lin = Linear(weight: randomTensor([n, k], &rng, scale: 0.2), bias: randomTensor([n], &rng),
+                             activation: .geluTanh, addsResidual: true)
+            try assertMatchesReference(lin, [randomTensor([rows, k], &rng), randomTensor([rows, n], &rng)])
+        }
+        let lin3 = Linear(weight: randomTensor([8, 6], &rng), bias: nil)
+        try assertMatchesReference(lin3, [randomTensor([2, 5, 6], &rng)])
+    }
+
+    func testBatchedMatMul() throws {
+        var rng = makeRNG()
+        try assertMatchesReference(MatMul(), [randomTensor([3, 7, 5], &rng), randomTensor([3, 5, 9], &rng)])
+        try assertMatchesReference(MatMul(transposeB: true, alpha: 0.5), [randomTensor([2, 6, 4], &rng), randomTensor([2, 8, 4], &rng)])
+    }
+
+    func testGEMMBackendsAgree() {
+        var rng = makeRNG()
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let (m, n, k) = (13, 29, 41)
+            let a = randomTensor([m * k], &rng), b = randomTensor([k * n], &rng), c0 = randomTensor([m * n], &rng)
+            var results: [[Float]] = []
+            for gemm in [OpenBLASGEMM(), ReferenceGEMM()] as [GEMMBackend] {
+                var c = c0.data
+                a.data.withUnsafeBufferPointer { ap in
+                    b.data.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            gemm.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: ap.baseAddress!,
+                                       lda: ta ? m : k, b: bp.baseAddress!, ldb: tb ? k : n, beta: 0.3,
+                                       c: cp.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+                results.append(c)
+            }
+            let err = Tensor(shape: [m * n], data: results[0]).relativeError(to: Tensor(shape: [m * n], data: results[1]))
+            XCTAssertLessThan(err, 1e-5, "transA \(ta) transB \(tb)")
+        }
+    }
+}
+
+final class ElementwiseAndNormTests: XCTestCase {
+    func testActivations() throws {
+        var rng = makeRNG()
+        let x = randomTensor([3, 1001], &rng, scale: 4)
+        for a in Activation.allCases {
+            try assertMatchesReference(ActivationOp(a), [x], tolerance: 1e-6)
+        }
+        // Known values, so that the oracle itself is pinned down.
+        let known = Tensor(shape: [3], data: [-1, 0, 2])
+        let gelu = try runOperator(ActivationOp(.gelu), [known], backend: .reference, threads: 1)
+        XCTAssertEqual(gelu.data[0], -0.158655254, accuracy: 1e-6)
+        XCTAssertEqual(gelu.data[2], 1.954499736, accuracy: 1e-6)
+        let hs = try runOperator(ActivationOp(.hardswish), [known], backend: .reference, threads: 1)
+        XCTAssertEqual(hs.data, [-1.0 / 3.0, 0, 5.0 / 3.0])
+    }
+
+    func testExtremeActivationInputsStayFinite() throws {
+        let x = Tensor(shape: [6], data: [-1000, -90, -20, 20, 90, 1000])
+        for a in Activation.allCases {
+            let y = try runOperator(ActivationOp(a), [x], backend: .openblas, threads: 1)
+            let r = try runOperator(ActivationOp(a), [x], backend: .reference, threads: 1)
+            for i in 0..<6 { XCTAssertEqual(y.data[i], r.data[i], accuracy: max(1e-6, abs(r.data[i]) * 1e-6), "\(a) at \(x.data[i])") }
+        }
+    }
+
+    func testNormalisations() throws {
+        var rng = makeRNG()
+        let x = randomTensor([2, 5, 7, 24], &rng, scale: 3)
+        try assertMatchesReference(LayerNorm(gamma: randomTensor([24], &rng).data, beta: randomTensor([24], &rng).data, eps: 1e-6), [x])
+        for groups in [1, 4] {
+            try assertMatchesReference(GroupNorm(groups: groups, gamma: randomTensor([24], &rng).data,
+                                                 beta: randomTensor([24], &rng).data), [x])
+        }
+        let bn = BatchNormParameters(gamma: randomTensor([24], &rng).data, beta: randomTensor([24], &rng).data,
+                                     mean: randomTensor([24], &rng).data, variance: Tensor(randomUniform: [24], in: 0.1...3, rng: &rng).data)
+        try assertMatchesReference(ChannelAffine(batchNorm: bn, activation: .silu), [x])
+        try assertMatchesReference(Softmax(), [randomTensor([7, 300], &rng, scale: 5)])
+    }
+
+    func testBinaryOpsAndBroadcasts() throws {
+        var rng = makeRNG()
+        let a = randomTensor([2, 3, 4, 10], &rng)
+        for op in [Binary.Op.add, .mul, .sub] {
+            try assertMatchesReference(Binary(op), [a, randomTensor([2, 3, 4, 10], &rng)])
+            try assertMatchesReference(Binary(op, channelConstant: randomTensor([10], &rng).data), [a])
+            try assertMatchesReference(Binary(op), [a, randomTensor([2, 1, 1, 10], &rng)])
+        }
+        try assertMatchesReference(ScaledResidual(scale: randomTensor([10], &rng).data), [a, randomTensor([2, 3, 4, 10], &rng)])
+        XCTAssertThrowsError(try runOperator(Binary(.add), [a, randomTensor([3, 10], &rng)], backend: .openblas, threads: 1))
+    }
+
+    func testPooling() throws {
+        var rng = makeRNG()
+        let x = randomTensor([2, 9, 8, 20], &rng)
+        for include in [true, false] {
+            try assertMatchesReference(Pool2d(.average, kernel: 3, stride: 1, padding: 1, countIncludePad: include), [x])
+            try assertMatchesReference(Pool2d(.average, kernel: 3, stride: 2, padding: 1, countIncludePad: include), [x])
+        }
+        try assertMatchesReference(Pool2d(.max, kernel: 3, stride: 2, padding: 1), [x])
+        try assertMatchesReference(Pool2d(.average, kernel: 2, stride: 2), [x])
+        try assertMatchesReference(GlobalAvgPool(), [x])
+        try assertMatchesReference(GlobalAvgPool(keepDims: true), [x])
+        // PoolFormer's pooling does not count padding: a corner averages 4 values, not 9.
+        let ones = Tensor(repeating: 1, shape: [1, 4, 4, 1])
+        let excl = try runOperator(Pool2d(.average, kernel: 3, stride: 1, padding: 1, countIncludePad: false), [ones], backend: .openblas, threads: 1)
+        let incl = try runOperator(Pool2d(.average, kernel: 3, stride: 1, padding: 1, countIncludePad: true), [ones], backend: .openblas, threads: 1)
+        XCTAssertEqual(excl.data[0], 1, accuracy: 1e-7)
+        XCTAssertEqual(incl.data[0], 4.0 / 9.0, accuracy: 1e-7)
+    }
+
+    func testSqueezeExcite() throws {
+        var rng = makeRNG()
+        let se = SqueezeExcite(reduceWeight: randomTensor([4, 16, 1, 1], &rng), reduceBias: randomTensor([4], &rng),
+                               expandWeight: randomTensor([16, 4, 1, 1], &rng), expandBias: randomTensor([16], &rng))
+        try assertMatchesReference(se, [randomTensor([2, 5, 6, 16], &rng)])
+    }
+}
+
+final class LayoutTests: XCTestCase {
+    func testPermuteAndConcat() throws {
+        var rng = makeRNG()
+        let x = randomTensor([2, 3, 5, 7], &rng)
+        for axes in [[0, 2, 3, 1], [0, 3, 1, 2], [3, 2, 1, 0], [1, 0, 2, 3]] {
+            try assertMatchesReference(Permute(axes), [x], tolerance: 0)
+        }
+        let nchw = randomTensor([1, 3, 4, 5], &rng)
+        let nhwc = try runOperator(Permute([0, 2, 3, 1]), [nchw], backend: .openblas, threads: 2)
+        XCTAssertEqual(nhwc, nchw.nchwToNHWC())
+        for axis in [1, 3] {
+            var other = x.shape
+            other[axis] = 2
+            try assertMatchesReference(Concat(axis: axis), [x, randomTensor(other, &rng), x], tolerance: 0)
+        }
+    }
+
+    func testPatchUnfoldAndFold() throws {
+        var rng = makeRNG()
+        let (n, h, w, c, ph, pw) = (2, 6, 4, 3, 2, 2)
+        let x = randomTensor([n, h, w, c], &rng)
+        let pool = ThreadPool(threads: 2)
+        let b = PlanBuilder(pool: pool)
+        let v = b.input(x.shape)
+        let unfolded = try b.unfoldPatches(v, patch: (ph, pw))
+        let folded = try b.foldPatches(unfolded, patch: (ph, pw), grid: (h / ph, w / pw))
+        let plan = try b.build(outputs: [unfolded, folded])
+        try plan.setInput(x)
+        plan.run()
+        let u = plan.output(0)
+        XCTAssertEqual(u.shape, [n * ph * pw, (h / ph) * (w / pw), c])
+        // timm: patch position (i, j) inside a patch, patch index (py, px).
+        for img in 0..<n {
+            for i in 0..<ph {
+                for j in 0..<pw {
+                    for py in 0..<h / ph {
+                        for px in 0..<w / pw {
+                            for ch in 0..<c {
+                                let got = u.data[((img * ph * pw + i * pw + j) * (h / ph * w / pw) + py * (w / pw) + px) * c + ch]
+                                let want = x.data[((img * h + py * ph + i) * w + px * pw + j) * c + ch]
+                                XCTAssertEqual(got, want)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(plan.output(1), x)
+    }
+}
+
+final class AttentionTests: XCTestCase {
+    func testFusedQKVAttentionAcrossBlockBoundaries() throws {
+        var rng = makeRNG()
+        // 7 tokens (one block), 300 (several query blocks, two key blocks), batch 2.
+        for (n, t, heads, d) in [(1, 7, 2, 8), (2, 300, 3, 16), (1, 600, 1, 32)] {
+            let qkv = randomTensor([n, t, 3 * heads * d], &rng)
+            try assertMatchesReference(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: d), [qkv], tolerance: 1e-5)
+        }
+    }
+
+    func testAttentionWithBiasAndLeViTPacking() throws {
+        var rng = makeRNG()
+        // LeViT packs [q (16) | k (16) | v (32)] per head; queries may come from another tensor
+        // with fewer tokens (shrink attention).
+        let heads = 4, dk = 16, dv = 32, t = 49, tq = 16
+        let kv = randomTensor([2, t, heads * (dk + dv)], &rng)
+        let q = randomTensor([2, tq, heads * dk], &rng)
+        let bias = randomTensor([heads, tq, t], &rng)
+        let op = ScaledDotProductAttention(
+            heads: heads, keyDim: dk, valueDim: dv, scale: 0.25,
+            q: HeadView(input: 1, offset: 0, headStride: dk),
+            k: HeadView(input: 0, offset: 0, headStride: dk + dv),
+            v: HeadView(input: 0, offset: dk, headStride: dk + dv), bias: bias)
+        try assertMatchesReference(op, [kv, q], tolerance: 1e-5)
+    }
+
+    func testAttentionOfIdenticalKeysAveragesValues() throws {
+        // All keys equal: softmax is uniform, the output is the mean of the values.
+        let heads = 1, d = 4, t = 300
+        var data = [Float](repeating: 0, count: t * 3 * d)
+        for i in 0..<t {
+            for j in 0..<d {
+                data[i * 3 * d + j] = Float(i % 5)  // queries vary
+                data[i * 3 * d + d + j] = 1          // keys equal
+                data[i * 3 * d + 2 * d + j] = Float(i)
+            }
+        }
+        let y = try runOperator(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: d), [Tensor(shape: [1, t, 3 * d], data: data)],
+                                backend: .openblas, threads: 2)
+        for v in y.data { XCTAssertEqual(v, Float(t - 1) / 2, accuracy: 1e-3) }
+    }
+}
+
+final class PlanTests: XCTestCase {
+    func testBuffersAreReusedAndResultsUnchanged() throws {
+        var rng = makeRNG()
+        let ops: [Operator] = (0..<6).map { _ in Conv2d(weight: randomTensor([8, 8, 3, 3], &rng, scale: 0.2), bias: randomTensor([8], &rng), padding: 1, activation: .relu) }
+        let x = randomTensor([1, 10, 10, 8], &rng)
+        let pool = ThreadPool(threads: 2)
+        let b = PlanBuilder(pool: pool)
+        var v = b.input(x.shape)
+        for (i, op) in ops.enumerated() { v = try b.scope("layers") { try b.apply(op, [v], name: "\(i)") } }
+        let plan = try b.build(outputs: [v])
+        // Input + output + at most two intermediates alive at once.
+        XCTAssertLessThanOrEqual(plan.arenaBytes, 4 * 800 * 4 + 4 * 64)
+        XCTAssertEqual(plan.steps.map(\.name), (0..<6).map { "layers.\($0)" })
+        XCTAssertEqual(plan.totalMACs, 6 * 100 * 8 * 8 * 9)
+        try plan.setInput(x)
+        plan.run()
+        var expected = x
+        for op in ops { expected = try runOperator(op, [expected], backend: .reference, threads: 1) }
+        XCTAssertLessThan(plan.output().relativeError(to: expected), 1e-5)
+        // Running twice gives the same answer (no state leaks between passes).
+        let first = plan.output()
+        plan.run()
+        XCTAssertEqual(plan.output(), first)
+    }
+
+    func testThreadPoolRunsEveryTaskOnce() {
+        let pool = ThreadPool(threads: 4)
+        for count in [1, 3, 17, 1000] {
+            var hits = [Int](repeating: 0, count: count)
+            hits.withUnsafeMutableBufferPointer { h in
+                let p = h.baseAddress!
+                pool.parallelFor(count) { t, _ in p[t] += 1 }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: count))
+        }
+    }
+}
