@@ -148,6 +148,52 @@ static inline void dw_pixel_generic(const float *x, size_t ih, size_t iw, size_t
     }
 }
 
+
+// One output pixel, all channels, accumulators in registers: four 16-channel chains at a time
+// so that FMA latency is hidden when only one pixel can be computed (borders, remainders).
+static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin, const float *w,
+                                size_t kh, size_t kw, const float *bias, long iy0, long ix0,
+                                size_t ky0, size_t ky1, float *out) {
+    const size_t cout = cin;
+    const size_t kx0 = ix0 < 0 ? (size_t)(-ix0) : 0;
+    const size_t kx1 = (long)iw - ix0 < (long)kw ? (size_t)((long)iw - ix0) : kw;
+    size_t c = 0;
+    for (; c + 4 * VL <= cout; c += 4 * VL) {
+        v16 a0 = bias ? load16(bias + c) : splat16(0.0f);
+        v16 a1 = bias ? load16(bias + c + VL) : splat16(0.0f);
+        v16 a2 = bias ? load16(bias + c + 2 * VL) : splat16(0.0f);
+        v16 a3 = bias ? load16(bias + c + 3 * VL) : splat16(0.0f);
+        for (size_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = x + ((size_t)(iy0 + (long)ky) * iw) * cin + c;
+            const float *wr = w + ky * kw * cout + c;
+            for (size_t kx = kx0; kx < kx1; kx++) {
+                const float *xp = xr + (size_t)(ix0 + (long)kx) * cin;
+                const float *wp = wr + kx * cout;
+                a0 += load16(xp) * load16(wp);
+                a1 += load16(xp + VL) * load16(wp + VL);
+                a2 += load16(xp + 2 * VL) * load16(wp + 2 * VL);
+                a3 += load16(xp + 3 * VL) * load16(wp + 3 * VL);
+            }
+        }
+        store16(out + c, a0);
+        store16(out + c + VL, a1);
+        store16(out + c + 2 * VL, a2);
+        store16(out + c + 3 * VL, a3);
+    }
+    for (; c + VL <= cout; c += VL) {
+        v16 a0 = bias ? load16(bias + c) : splat16(0.0f);
+        for (size_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = x + ((size_t)(iy0 + (long)ky) * iw) * cin + c;
+            const float *wr = w + ky * kw * cout + c;
+            for (size_t kx = kx0; kx < kx1; kx++)
+                a0 += load16(xr + (size_t)(ix0 + (long)kx) * cin) * load16(wr + kx * cout);
+        }
+        store16(out + c, a0);
+    }
+    if (c < cout)
+        dw_pixel_generic(x, ih, iw, cin, 1, w, kh, kw, bias, iy0, ix0, c, cout, cout, out + c);
+}
+
 VB_CLONES void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_t mult,
                                    const float *w, size_t kh, size_t kw, const float *bias,
                                    size_t stride_h, size_t stride_w, size_t pad_h, size_t pad_w,
@@ -166,10 +212,18 @@ VB_CLONES void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t 
         size_t ky1 = (long)ih - iy0 < (long)kh ? (size_t)((long)ih - iy0) : kh;
         float *yrow = y + oy * ow * cout;
         size_t ox = 0;
+#define DW_PIXEL(OX)                                                                              \
+    do {                                                                                          \
+        const long ix0_ = (long)((OX) * stride_w) - (long)pad_w;                                  \
+        if (mult == 1)                                                                            \
+            dw_pixel_vec(x, ih, iw, cin, w, kh, kw, bias, iy0, ix0_, ky0, ky1, yrow + (OX) * cout); \
+        else                                                                                      \
+            dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0, ix0_, 0, cout, cout,     \
+                             yrow + (OX) * cout);                                                 \
+    } while (0)
         // Left border, then 4-wide interior tiles, then the rest.
         for (; ox < ox_lo; ox++)
-            dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0,
-                             (long)(ox * stride_w) - (long)pad_w, 0, cout, cout, yrow + ox * cout);
+            DW_PIXEL(ox);
         for (; ox + XT <= ox_hi; ox += XT) {
             const size_t ixb = ox * stride_w - pad_w;
             for (size_t c = 0; c < cfull; c += VL) {
@@ -200,11 +254,26 @@ VB_CLONES void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t 
                                      yrow + (ox + t) * cout + cfull);
         }
         for (; ox < ow; ox++)
-            dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0,
-                             (long)(ox * stride_w) - (long)pad_w, 0, cout, cout, yrow + ox * cout);
+            DW_PIXEL(ox);
+#undef DW_PIXEL
         if (act != VB_ACT_NONE || residual)
             vb_bias_act_residual(yrow, 1, ow * cout, ow * cout, NULL, act,
                                  residual ? residual + oy * ow * cout : NULL, ow * cout);
+    }
+}
+
+VB_CLONES void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t pad_h,
+                           size_t pad_w, float *y, size_t r0, size_t r1) {
+    const size_t pw = iw + 2 * pad_w;
+    for (size_t r = r0; r < r1; r++) {
+        float *dst = y + r * pw * c;
+        if (r < pad_h || r >= ih + pad_h) {
+            memset(dst, 0, pw * c * sizeof(float));
+            continue;
+        }
+        memset(dst, 0, pad_w * c * sizeof(float));
+        memcpy(dst + pad_w * c, x + (r - pad_h) * iw * c, iw * c * sizeof(float));
+        memset(dst + (pad_w + iw) * c, 0, pad_w * c * sizeof(float));
     }
 }
 

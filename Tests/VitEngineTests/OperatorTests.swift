@@ -8,6 +8,8 @@ final class ConvolutionTests: XCTestCase {
         (16, 16, 3, 1, 1, 16, 9, 11),   // depthwise 3x3
         (20, 20, 7, 1, 3, 20, 13, 10),  // depthwise 7x7, channel tail (20 = 16 + 4)
         (48, 48, 3, 2, 1, 48, 17, 17),  // depthwise stride 2, odd size
+        (83, 83, 3, 1, 1, 83, 9, 10),   // 64 + 16 + 3 channels: every channel path of the kernel
+        (83, 83, 5, 1, 2, 83, 6, 7),    // small map under a large kernel: the zero-padded copy
         (32, 32, 7, 2, 3, 32, 14, 15),  // large-kernel stride 2 (FastViT patch embedding)
         (6, 12, 3, 1, 1, 6, 6, 6),      // channel multiplier 2 (FastViT final conv)
         (3, 16, 7, 4, 3, 1, 31, 29),    // stem 7x7 stride 4

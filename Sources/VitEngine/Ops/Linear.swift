@@ -15,9 +15,9 @@ struct RowTiledGEMM {
               residual: UnsafePointer<Float>?, pool: ThreadPool, gemm: GEMMBackend) -> () -> Void {
         let k = k, n = n, act = activation.c
         let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
-        // Tiles of about 64 KiB of output: small enough to stay in L2 for the epilogue, large
-        // enough that the GEMM's packing of W is amortised.
-        let tile = max(16, min(512, (16384 / max(n, 1)) / 8 * 8))
+        // Tiles of about 256 KiB of output: small enough to stay in L2 for the epilogue, large
+        // enough that the GEMM's packing of W is amortised (measured with `vitbench kernels`).
+        let tile = max(16, min(4096, (65536 / max(n, 1)) / 8 * 8))
         let tiles = (rows + tile - 1) / tile
         return { [weight, bias] in
             withExtendedLifetime((weight, bias)) {

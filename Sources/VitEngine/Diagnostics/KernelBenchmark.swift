@@ -1,0 +1,94 @@
+import Foundation
+
+/// The engine's kernel benchmark: each operator alone at the shapes of FastViT-T8 at 256x256
+/// (stage widths 48/96/192/384 at 64x64 … 8x8), plus a large square `sgemm` measured in the same
+/// run — the ceiling the 1x1 convolutions are judged against.
+public enum KernelBenchmark {
+    public struct Case {
+        public let name: String
+        public let shape: String
+        let op: Operator?
+        let inputs: [[Int]]
+    }
+
+    public struct Result {
+        public let name: String
+        public let shape: String
+        public let medianMilliseconds: Double
+        public let gflops: Double
+    }
+
+    /// Cases in FastViT-T8@256 order; `sgemm` is appended by `run`.
+    public static func fastViTT8Cases() -> [Case] {
+        var rng = SplitMix64(seed: 7)
+        var cases: [Case] = []
+        func add(_ name: String, _ shape: String, _ op: Operator, _ inputs: [[Int]]) {
+            cases.append(Case(name: name, shape: shape, op: op, inputs: inputs))
+        }
+        func w(_ s: [Int]) -> Tensor { Tensor(randomNormal: s, scale: 0.1, rng: &rng) }
+        add("conv 3x3/2 (stem)", "1x256x256x3 -> 48", Conv2d(weight: w([48, 3, 3, 3]), bias: w([48]), stride: 2, padding: 1, activation: .gelu), [[1, 256, 256, 3]])
+        let stages = [(48, 64), (96, 32), (192, 16), (384, 8)]
+        for (i, (c, r)) in stages.enumerated() {
+            let x = [1, r, r, c]
+            let dims = "1x\(r)x\(r)x\(c)"
+            add("conv 1x1 C->3C", "\(dims) -> \(3 * c)", Conv2d(weight: w([3 * c, c, 1, 1]), bias: w([3 * c])), [x])
+            add("conv 1x1 C->3C + GELU", "\(dims) -> \(3 * c)", Conv2d(weight: w([3 * c, c, 1, 1]), bias: w([3 * c]), activation: .gelu), [x])
+            add("conv 1x1 3C->C", "1x\(r)x\(r)x\(3 * c) -> \(c)", Conv2d(weight: w([c, 3 * c, 1, 1]), bias: w([c])), [[1, r, r, 3 * c]])
+            add("depthwise 3x3", dims, Conv2d(weight: w([c, 1, 3, 3]), bias: w([c]), padding: 1, groups: c), [x])
+            add("depthwise 7x7", dims, Conv2d(weight: w([c, 1, 7, 7]), bias: w([c]), padding: 3, groups: c), [x])
+            if i + 1 < stages.count {
+                add("conv 3x3/2 C->2C", "\(dims) -> \(2 * c)", Conv2d(weight: w([2 * c, c, 3, 3]), bias: w([2 * c]), stride: 2, padding: 1), [x])
+            }
+        }
+        add("attention", "64 tokens x 384 (12 heads)", ScaledDotProductAttention.fusedQKV(heads: 12, headDim: 32), [[1, 64, 3 * 384]])
+        return cases
+    }
+
+    /// Median wall time of `body` over at least `minRuns` runs and `minSeconds`.
+    public static func medianSeconds(minRuns: Int = 20, minSeconds: Double = 0.25, _ body: () -> Void) -> Double {
+        for _ in 0..<3 { body() }
+        var times: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while times.count < minRuns || Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < minSeconds {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    public static func run(threads: Int, backend: Backend = .openblas, sgemmSize: Int = 1024,
+                           report: (Result) -> Void) throws {
+        let pool = ThreadPool(threads: threads)
+        var rng = SplitMix64(seed: 11)
+        for c in fastViTT8Cases() {
+            guard let op = c.op else { continue }
+            let b = PlanBuilder(backend: backend, pool: pool)
+            let values = c.inputs.map { b.input($0) }
+            let out = try b.apply(op, values)
+            let plan = try b.build(outputs: [out])
+            for (i, s) in c.inputs.enumerated() { try plan.setInput(Tensor(randomNormal: s, rng: &rng), at: i) }
+            let secs = medianSeconds { plan.run() }
+            report(Result(name: c.name, shape: c.shape, medianMilliseconds: secs * 1e3,
+                          gflops: 2 * Double(plan.totalMACs) / secs * 1e-9))
+        }
+        // The large square sgemm, split over the pool's workers by rows like the engine's GEMMs.
+        let n = sgemmSize
+        let a = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng)), bm = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng))
+        let cm = PackedWeights([Float](repeating: 0, count: n * n))
+        let gemm = backend.gemm
+        let rowsPer = (n + threads - 1) / threads
+        let secs = medianSeconds(minRuns: 5) {
+            pool.parallelFor(threads) { t, _ in
+                let r0 = t * rowsPer, m = min(rowsPer, n - r0)
+                if m > 0 {
+                    gemm.sgemm(transA: false, transB: false, m: m, n: n, k: n, alpha: 1, a: a.pointer + r0 * n, lda: n,
+                               b: bm.pointer, ldb: n, beta: 0, c: cm.pointer + r0 * n, ldc: n)
+                }
+            }
+        }
+        report(Result(name: "sgemm (\(gemm.name))", shape: "\(n)x\(n)x\(n)", medianMilliseconds: secs * 1e3,
+                      gflops: 2 * Double(n * n * n) / secs * 1e-9))
+    }
+}
