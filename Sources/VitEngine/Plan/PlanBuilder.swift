@@ -28,6 +28,7 @@ public final class PlanBuilder {
     public init(backend: Backend = .openblas, pool: ThreadPool) {
         self.backend = backend
         self.pool = pool
+        OpenBLAS.defaultToSingleThread()
     }
 
     /// The current module path.

@@ -78,9 +78,21 @@ public struct Backend: Sendable {
 
 /// OpenBLAS's runtime controls and identity.
 public enum OpenBLAS {
-    /// Threads OpenBLAS itself may start inside one `sgemm` call. The engine sets 1 and
-    /// parallelises around the calls, so that the harness's pinning holds for all the work.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// Threads OpenBLAS itself may start inside one `sgemm` call. The engine runs with 1 and
+    /// parallelises around the calls, so that the harness's pinning holds for all the work; a
+    /// run that asks for OpenBLAS's own threads calls this with more (and a 1-worker pool).
+    public static func setThreads(_ n: Int) {
+        configured = true
+        openblas_set_num_threads(Int32(n))
+    }
+
+    nonisolated(unsafe) private static var configured = false
+
+    /// Called whenever a plan is built: OpenBLAS's default (one thread per core) would
+    /// oversubscribe the engine's own workers.
+    static func defaultToSingleThread() {
+        if !configured { setThreads(1) }
+    }
     public static var coreName: String { String(cString: openblas_get_corename()) }
     public static var config: String { String(cString: openblas_get_config()) }
 }
