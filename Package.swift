@@ -25,11 +25,14 @@ let package = Package(
         .target(
             name: "VitEngine", dependencies: ["CBLAS", "CKernels"], path: "Sources/VitEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
         .executableTarget(
             name: "vitbench",
-            dependencies: ["VitEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VitEngine", "VitModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/vitbench"),
         .testTarget(name: "VitEngineTests", dependencies: ["VitEngine"], path: "Tests/VitEngineTests"),
+        .testTarget(name: "VitModelsTests", dependencies: ["VitModels", "VitEngine"], path: "Tests/VitModelsTests",
+                    resources: [.copy("Goldens")]),
     ],
     swiftLanguageModes: [.v5]
 )

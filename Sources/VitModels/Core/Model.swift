@@ -1,0 +1,43 @@
+import VitEngine
+
+/// An image classifier defined as timm defines it: a module tree whose tensors carry timm's
+/// `state_dict` names, that lowers itself into an engine plan.
+public protocol ImageClassifier: Module {
+    var numClasses: Int { get }
+    /// The forward pass on NHWC input [N, H, W, 3]; returns logits [N, numClasses].
+    func forward(_ b: PlanBuilder, _ x: Value) throws -> Value
+    /// Throws a clear error when the model cannot take an H×W input.
+    func checkInput(height: Int, width: Int) throws
+    /// Whether the model has train-time branches that `reparameterize()` fuses.
+    var isReparameterizable: Bool { get }
+}
+
+extension ImageClassifier {
+    public var isReparameterizable: Bool { false }
+
+    /// Lowers the model for an NCHW batch: the plan's input is NCHW float32 (as PyTorch and
+    /// numpy hold images), its first step converts to the engine's NHWC.
+    public func plan(batch: Int, height: Int, width: Int, backend: Backend = .openblas,
+                     pool: ThreadPool) throws -> Plan {
+        try checkInput(height: height, width: width)
+        let b = PlanBuilder(backend: backend, pool: pool)
+        let input = b.input([batch, 3, height, width])
+        let x = try b.apply(Permute([0, 2, 3, 1]), [input], name: "input_nhwc")
+        let logits = try forward(b, x)
+        return try b.build(outputs: [logits])
+    }
+
+    public var parameterCount: Int { stateDict.parameterCount }
+}
+
+/// An input the model cannot take, said plainly.
+public struct ModelInputError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Output size of a conv/pool: ⌊(n + 2p − k) / s⌋ + 1.
+@inline(__always) public func convOut(_ n: Int, kernel k: Int, stride s: Int, padding p: Int) -> Int {
+    (n + 2 * p - k) / s + 1
+}

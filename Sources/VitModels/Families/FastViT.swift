@@ -1,0 +1,6 @@
+import VitEngine
+
+extension ModelZoo {
+    /// FastViT variants (filled in by Families/FastViT.swift).
+    static var fastViT: [ModelInfo] { [] }
+}

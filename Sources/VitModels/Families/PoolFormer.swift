@@ -1,0 +1,162 @@
+import VitEngine
+
+/// PoolFormer v1 (timm `metaformer.py`, `poolformer_s12/s24/s36`): a MetaFormer whose token
+/// mixer is pool(x) − x with 3x3 average pooling that does not count padding, GroupNorm with one
+/// group, MLP ratio 4 with GELU, per-channel layer scales, 7x7/4 stem (padding 2), 3x3/2
+/// downsampling, and a head of global pool → LayerNorm2d → Linear. timm names:
+/// `stem.conv`, `stages.i.downsample.conv`, `stages.i.blocks.j.{norm1, layer_scale1.scale, norm2,
+/// mlp.fc1, mlp.fc2, layer_scale2.scale}`, `head.norm`, `head.fc`.
+public final class PoolFormer: ImageClassifier {
+    public struct Config: Codable, Sendable {
+        public var depths: [Int]
+        public var dims: [Int] = [64, 128, 320, 512]
+        public var layerScaleInit: Float = 1e-5
+        public var numClasses: Int = 1000
+        enum CodingKeys: String, CodingKey {
+            case depths, dims, layerScaleInit = "layer_scale_init_values", numClasses = "num_classes"
+        }
+        public init(depths: [Int], layerScaleInit: Float = 1e-5) {
+            self.depths = depths
+            self.layerScaleInit = layerScaleInit
+        }
+    }
+
+    public let config: Config
+    let stem: Conv2dLayer
+    let downsamples: [Conv2dLayer?]
+    let blocks: [[Block]]
+    let headNorm: LayerNormLayer
+    let head: LinearLayer
+    public var numClasses: Int { config.numClasses }
+
+    public init(_ w: Weights, config: Config) {
+        self.config = config
+        let dims = config.dims
+        stem = w.scope("stem") { w.scope("conv") { Conv2dLayer(w, in: 3, out: dims[0], kernel: 7, stride: 4, padding: 2) } }
+        var ds: [Conv2dLayer?] = [], bl: [[Block]] = []
+        for (i, depth) in config.depths.enumerated() {
+            w.scope("stages") {
+                w.scope("\(i)") {
+                    let inDim = i == 0 ? dims[0] : dims[i - 1]
+                    ds.append(inDim == dims[i] ? nil : w.scope("downsample") {
+                        w.scope("conv") { Conv2dLayer(w, in: inDim, out: dims[i], kernel: 3, stride: 2, padding: 1) }
+                    })
+                    bl.append((0..<depth).map { j in
+                        w.scope("blocks") { w.scope("\(j)") { Block(w, dim: dims[i], layerScaleInit: config.layerScaleInit) } }
+                    })
+                }
+            }
+        }
+        downsamples = ds
+        blocks = bl
+        headNorm = w.scope("head") { w.scope("norm") { LayerNormLayer(w, channels: dims.last!, eps: 1e-6) } }
+        head = w.scope("head") { w.scope("fc") { LinearLayer(w, in: dims.last!, out: config.numClasses) } }
+    }
+
+    public func checkInput(height: Int, width: Int) throws {
+        var h = convOut(height, kernel: 7, stride: 4, padding: 2), w = convOut(width, kernel: 7, stride: 4, padding: 2)
+        for d in downsamples where d != nil {
+            h = convOut(h, kernel: 3, stride: 2, padding: 1)
+            w = convOut(w, kernel: 3, stride: 2, padding: 1)
+        }
+        guard height >= 3, width >= 3, h >= 1, w >= 1 else {
+            throw ModelInputError("PoolFormer needs at least 3x3 input, got \(height)x\(width)")
+        }
+    }
+
+    public func collect(_ sd: inout StateDict) {
+        sd.scope("stem") { sd in sd.scope("conv") { stem.collect(&$0) } }
+        for (i, stage) in blocks.enumerated() {
+            sd.scope("stages") { sd in
+                sd.scope("\(i)") { sd in
+                    if let d = downsamples[i] { sd.scope("downsample") { sd in sd.scope("conv") { d.collect(&$0) } } }
+                    for (j, block) in stage.enumerated() { sd.scope("blocks") { sd in sd.scope("\(j)") { block.collect(&$0) } } }
+                }
+            }
+        }
+        sd.scope("head") { sd in
+            sd.scope("norm") { headNorm.collect(&$0) }
+            sd.scope("fc") { head.collect(&$0) }
+        }
+    }
+
+    public func forward(_ b: PlanBuilder, _ input: Value) throws -> Value {
+        var x = try b.scope("stem") { try b.scope("conv") { try stem.forward(b, input) } }
+        for (i, stage) in blocks.enumerated() {
+            x = try b.scope("stages") {
+                try b.scope("\(i)") {
+                    var y = x
+                    if let d = downsamples[i] { y = try b.scope("downsample") { try b.scope("conv") { try d.forward(b, y) } } }
+                    for (j, block) in stage.enumerated() {
+                        y = try b.scope("blocks") { try b.scope("\(j)") { try block.forward(b, y) } }
+                    }
+                    return y
+                }
+            }
+        }
+        return try b.scope("head") {
+            let pooled = try b.apply(GlobalAvgPool(), [x], name: "global_pool")
+            let normed = try b.scope("norm") { try headNorm.forward(b, pooled) }
+            return try b.scope("fc") { try head.forward(b, normed) }
+        }
+    }
+
+    /// x = x + s₁·(pool(gn₁(x)) − gn₁(x));  x = x + s₂·fc2(gelu(fc1(gn₂(x)))).
+    final class Block: Module {
+        let norm1: GroupNormLayer, norm2: GroupNormLayer
+        let fc1: Conv2dLayer, fc2: Conv2dLayer
+        let layerScale1: Tensor, layerScale2: Tensor
+
+        init(_ w: Weights, dim: Int, layerScaleInit: Float) {
+            norm1 = w.scope("norm1") { GroupNormLayer(w, groups: 1, channels: dim) }
+            layerScale1 = w.scope("layer_scale1") { w.read("scale", shape: [dim], .constant(layerScaleInit)) }
+            norm2 = w.scope("norm2") { GroupNormLayer(w, groups: 1, channels: dim) }
+            fc1 = w.scope("mlp") { w.scope("fc1") { Conv2dLayer(w, in: dim, out: 4 * dim, kernel: 1) } }
+            fc2 = w.scope("mlp") { w.scope("fc2") { Conv2dLayer(w, in: 4 * dim, out: dim, kernel: 1) } }
+            layerScale2 = w.scope("layer_scale2") { w.read("scale", shape: [dim], .constant(layerScaleInit)) }
+        }
+
+        func collect(_ sd: inout StateDict) {
+            sd.scope("norm1") { norm1.collect(&$0) }
+            sd.scope("layer_scale1") { $0.add("scale", layerScale1) }
+            sd.scope("norm2") { norm2.collect(&$0) }
+            sd.scope("mlp") { sd in
+                sd.scope("fc1") { fc1.collect(&$0) }
+                sd.scope("fc2") { fc2.collect(&$0) }
+            }
+            sd.scope("layer_scale2") { $0.add("scale", layerScale2) }
+        }
+
+        func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
+            let n1 = try b.scope("norm1") { try norm1.forward(b, x) }
+            let pooled = try b.scope("token_mixer") {
+                try b.apply(Pool2d(.average, kernel: 3, stride: 1, padding: 1, countIncludePad: false), [n1], name: "pool")
+            }
+            let mixed = try b.scope("token_mixer") { try b.apply(Binary(.sub), [pooled, n1], name: "sub") }
+            let x1 = try b.scope("layer_scale1") { try b.apply(ScaledResidual(scale: layerScale1.data), [x, mixed]) }
+            let n2 = try b.scope("norm2") { try norm2.forward(b, x1) }
+            let h = try b.scope("mlp") { try b.scope("fc1") { try fc1.forward(b, n2, activation: .gelu) } }
+            return try b.scope("mlp") { try b.scope("fc2") { try fc2.forward(b, h, residual: x1, outputScale: layerScale2.data) } }
+        }
+    }
+}
+
+extension ModelZoo {
+    static var poolFormer: [ModelInfo] {
+        let variants: [(String, [Int], Float, Double, Double, Double)] = [
+            // name, depths, layer scale init, published top-1 (PoolFormer README), timm params (M),
+            // GMACs@224 (S12: models.md; S24/S36: timm FlopCounterMode, scripts/goldens/reference_counts.py)
+            ("poolformer_s12", [2, 2, 6, 2], 1e-5, 77.2, 11.92, 1.82),
+            ("poolformer_s24", [4, 4, 12, 4], 1e-5, 80.3, 21.39, 3.39),
+            ("poolformer_s36", [6, 6, 18, 6], 1e-6, 81.4, 30.86, 4.97),
+        ]
+        return variants.map { v in
+            ModelInfo(
+                name: v.0, family: "poolformer", resolution: 224,
+                published: PublishedAccuracy(top1: v.3, source: "sail-sg/poolformer README (PF-R in ../shared/reference/models.md)"),
+                referenceParams: v.4, referenceGMACs: v.5,
+                summary: "PoolFormer v1, depths \(v.1), widths 64/128/320/512, pool(x) - x mixer, GroupNorm(1)",
+                make: { w, overrides in try PoolFormer(w, config: PoolFormer.Config(depths: v.1, layerScaleInit: v.2).merged(with: overrides)) })
+        }
+    }
+}
