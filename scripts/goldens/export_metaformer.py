@@ -114,3 +114,25 @@ for kind in ['pooling', 'repmixer', 'attention', 'dwconv']:
     export(f'metaformer_s12_{kind}', net, f'metaformer_s12:{kind}', dict(dims=dims, depths=depths),
            batch=2, height=64, width=48, reparameterize=reparameterize_model if kind == 'repmixer' else None,
            source='peer_mixers.py', state_dict_names=rename)
+
+
+# Reference counts of the full-size skeleton (peer_mixers.metaformer_s12), for `vitbench info` tests:
+# parameters and MACs (FlopCounterMode / 2, batch 1, 224x224) of the inference form.
+import json
+from torch.utils.flop_counter import FlopCounterMode
+from common import GOLDENS
+path = os.path.join(GOLDENS, 'reference_counts.json')
+table = json.load(open(path)) if os.path.exists(path) else {}
+for kind in ['pooling', 'repmixer', 'attention', 'dwconv']:
+    net = peer['metaformer_s12'](kind)
+    for m in net.modules():  # the peer Mixer makes norm/ls for every kind; repmixer uses neither
+        if isinstance(m, peer['Mixer']) and m.kind == 'repmixer':
+            del m.norm, m.ls
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        net(torch.randn(1, 3, 224, 224))
+    params = sum(p.numel() for p in net.parameters())
+    table[f'metaformer_s12:{kind}'] = dict(params_reparam=params, resolution=224, gmacs=fc.get_total_flops() / 2e9,
+                                          source='peer_mixers.py')
+    print(kind, table[f'metaformer_s12:{kind}'])
+with open(path, 'w') as fh:
+    json.dump(table, fh, indent=1, sort_keys=True)

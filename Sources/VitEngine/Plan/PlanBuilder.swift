@@ -66,6 +66,11 @@ public final class PlanBuilder {
         return out
     }
 
+    /// MACs of the steps recorded so far (no memory is allocated: counting is cheap).
+    public var totalMACs: Int {
+        nodes.reduce(0) { $0 + $1.op.macs(inputs: $1.inputs.map { shapes[$0] }, output: shapes[$1.output]) }
+    }
+
     /// A view of `value` with another shape of the same element count (no step, no copy).
     public func reshape(_ value: Value, _ shape: [Int]) throws -> Value {
         let old = shapes[value.id]

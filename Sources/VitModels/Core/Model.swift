@@ -28,6 +28,16 @@ extension ImageClassifier {
     }
 
     public var parameterCount: Int { stateDict.parameterCount }
+
+    /// Multiply-accumulates of one forward pass of one image at H×W, in the current form —
+    /// counted from the steps the model lowers to, without allocating any buffer.
+    public func macs(height: Int, width: Int) throws -> Int {
+        try checkInput(height: height, width: width)
+        let b = PlanBuilder(pool: ThreadPool(threads: 1))
+        let x = b.input([1, height, width, 3])
+        _ = try forward(b, x)
+        return b.totalMACs
+    }
 }
 
 /// An input the model cannot take, said plainly.

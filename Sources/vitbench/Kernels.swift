@@ -3,14 +3,6 @@ import CKernels
 import Foundation
 import VitEngine
 
-@main
-struct Vitbench: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "vitbench",
-        abstract: "How fast mobile vision transformers and their token mixers run on this CPU.",
-        subcommands: [Kernels.self])
-}
-
 struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the engine's kernels alone at FastViT-T8@256 shapes, beside a large sgemm.")
@@ -25,10 +17,7 @@ struct Kernels: ParsableCommand {
     var sgemmSize = 1024
 
     func run() throws {
-        guard let backend = Backend.named(backend) else {
-            throw ValidationError("unknown backend '\(self.backend)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
-        }
-        OpenBLAS.setThreads(1)
+        let backend = try parseBackend(backend)
         print("# vitbench kernels — \(threads) thread(s), backend \(backend.name), kernels \(String(cString: vb_kernel_isa())), OpenBLAS \(OpenBLAS.coreName)")
         print("| kernel | shape | median ms | GFLOP/s |")
         print("|---|---|---:|---:|")
@@ -37,4 +26,11 @@ struct Kernels: ParsableCommand {
             fflush(stdout)
         }
     }
+}
+
+func parseBackend(_ name: String) throws -> Backend {
+    guard let b = Backend.named(name) else {
+        throw ValidationError("unknown backend '\(name)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
+    }
+    return b
 }

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import VitEngine
+import VitModels
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every model: parameters (train-time and reparameterised), GMACs and published top-1.")
+
+    func run() throws {
+        print("| model | family | params (M) train / fused | GMACs @res (fused) | published top-1 | source |")
+        print("|---|---|---|---|---|---|")
+        for info in ModelZoo.all {
+            let s = try ModelSummary(info, resolution: info.resolution)
+            print("| \(info.name) | \(info.family) | \(s.paramsText) | \(String(format: "%.3f", s.gmacs)) @\(info.resolution) | \(s.top1Text) | \(info.published?.source ?? "no published weights") |")
+            fflush(stdout)
+        }
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe one model: structure, counts, published accuracy.")
+
+    @Argument(help: "Model name (see `vitbench list`).")
+    var model: String
+
+    @Option(help: "Resolution for the MAC count (default: the model's published one).")
+    var resolution: Int?
+
+    func run() throws {
+        let info = try ModelZoo.named(model)
+        let res = resolution ?? info.resolution
+        let s = try ModelSummary(info, resolution: res)
+        print("\(info.name) (\(info.family)): \(info.summary)")
+        print("parameters: \(s.paramsText) M (train-time / reparameterised)")
+        if let p = info.referenceParams { print("  timm (train-time form): \(p) M") }
+        print("MACs at \(res)x\(res): \(String(format: "%.3f", s.gmacs)) G (reparameterised form), \(String(format: "%.3f", s.gmacsTrain)) G (train-time form)")
+        if let g = info.referenceGMACs, res == info.resolution { print("  reference: \(g) G at \(info.resolution)") }
+        if let p = info.published { print("published top-1: \(p.top1)% (\(p.source))") } else { print("published top-1: no published weights") }
+    }
+}
+
+/// Counts of one model in both forms, from deterministic random weights.
+struct ModelSummary {
+    let paramsTrain: Int, paramsFused: Int
+    let gmacs: Double, gmacsTrain: Double
+    let info: ModelInfo
+
+    init(_ info: ModelInfo, resolution: Int) throws {
+        self.info = info
+        let model = try info.random()
+        paramsTrain = model.parameterCount
+        gmacsTrain = Double(try model.macs(height: resolution, width: resolution)) / 1e9
+        model.reparameterize()
+        paramsFused = model.parameterCount
+        gmacs = Double(try model.macs(height: resolution, width: resolution)) / 1e9
+    }
+
+    var paramsText: String {
+        let t = String(format: "%.3f", Double(paramsTrain) / 1e6), f = String(format: "%.3f", Double(paramsFused) / 1e6)
+        return paramsTrain == paramsFused ? t : "\(t) / \(f)"
+    }
+
+    var top1Text: String { info.published.map { String(format: "%.1f", $0.top1) } ?? "—" }
+}
+
+struct Infer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model on an NCHW float32 batch (.npy) and write its logits (.npy).")
+
+    @Option(help: "Model name (see `vitbench list`).")
+    var model: String
+
+    @Option(help: "Weights: a safetensors file with timm's state_dict keys (train-time or reparameterised). Random weights if omitted.")
+    var weights: String?
+
+    @Option(help: "Input batch: float32 .npy of shape [N, 3, H, W].")
+    var input: String
+
+    @Option(help: "Where to write the logits: float32 .npy of shape [N, classes].")
+    var output: String
+
+    @Flag(help: "Fuse train-time branches (structural reparameterisation) before running.")
+    var reparameterize = false
+
+    @Option(name: .shortAndLong, help: "Worker threads.")
+    var threads = 1
+
+    @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
+    var backend = "openblas"
+
+    func run() throws {
+        let backend = try parseBackend(backend)
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        let info = try ModelZoo.named(model)
+        let x = try Npy.read(input)
+        guard x.rank == 4, x.shape[1] == 3 else {
+            throw ValidationError("\(input): expected an NCHW batch [N, 3, H, W], got shape \(x.shape)")
+        }
+        let classifier: ImageClassifier
+        if let weights {
+            classifier = try info.load(Weights(file: weights))
+        } else {
+            FileHandle.standardError.write("vitbench: no --weights given: using deterministic random weights\n".data(using: .utf8)!)
+            classifier = try info.random()
+        }
+        if reparameterize { classifier.reparameterize() }
+        let plan = try classifier.plan(batch: x.shape[0], height: x.shape[2], width: x.shape[3], backend: backend,
+                                       pool: ThreadPool(threads: threads))
+        try plan.setInput(x)
+        plan.run()
+        try Npy.write(plan.output(), to: output)
+    }
+}
