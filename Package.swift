@@ -33,6 +33,8 @@ let package = Package(
         .testTarget(name: "VitEngineTests", dependencies: ["VitEngine"], path: "Tests/VitEngineTests"),
         .testTarget(name: "VitModelsTests", dependencies: ["VitModels", "VitEngine"], path: "Tests/VitModelsTests",
                     resources: [.copy("Goldens")]),
+        // Runs the built binary; depending on the executable makes `swift test` build it first.
+        .testTarget(name: "CLITests", dependencies: ["vitbench"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -29,11 +29,24 @@ public struct Tensor: Equatable, Sendable {
         self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
     }
 
-    /// Standard-normal entries times `scale`, from a deterministic generator.
+    /// Standard-normal entries times `scale`, from a deterministic generator (Marsaglia's polar
+    /// method, two values per draw: random weights for whole model zoos must be cheap).
     public init(randomNormal shape: [Int], scale: Float = 1, rng: inout SplitMix64) {
         let n = shape.reduce(1, *)
         var d = [Float](repeating: 0, count: n)
-        for i in 0..<n { d[i] = rng.nextNormal() * scale }
+        var i = 0
+        while i < n {
+            var u: Float, v: Float, q: Float
+            repeat {
+                u = 2 * rng.nextUnitFloat() - 1
+                v = 2 * rng.nextUnitFloat() - 1
+                q = u * u + v * v
+            } while q >= 1 || q == 0
+            let f = (-2 * logf(q) / q).squareRoot() * scale
+            d[i] = u * f
+            if i + 1 < n { d[i + 1] = v * f }
+            i += 2
+        }
         self.init(shape: shape, data: d)
     }
 
@@ -59,18 +72,29 @@ public struct Tensor: Equatable, Sendable {
         let inStrides = Tensor.strides(shape)
         let permStrides = axes.map { inStrides[$0] }
         var out = [Float](repeating: 0, count: count)
+        if count == 0 { return Tensor(shape: outShape, data: out) }
         var index = [Int](repeating: 0, count: rank)
         data.withUnsafeBufferPointer { src in
-            for o in 0..<count {
-                var off = 0
-                for a in 0..<rank { off += index[a] * permStrides[a] }
-                out[o] = src[off]
-                var a = rank - 1
-                while a >= 0 {
-                    index[a] += 1
-                    if index[a] < outShape[a] { break }
-                    index[a] = 0
-                    a -= 1
+            out.withUnsafeMutableBufferPointer { dst in
+                // Walk the output in order, moving the source offset by one stride per step.
+                let inner = rank > 0 ? outShape[rank - 1] : 1, innerStride = rank > 0 ? permStrides[rank - 1] : 0
+                var offset = 0, o = 0
+                while o < count {
+                    var off = offset
+                    for _ in 0..<inner {
+                        dst[o] = src[off]
+                        off += innerStride
+                        o += 1
+                    }
+                    var a = rank - 2
+                    while a >= 0 {
+                        index[a] += 1
+                        offset += permStrides[a]
+                        if index[a] < outShape[a] { break }
+                        offset -= permStrides[a] * outShape[a]
+                        index[a] = 0
+                        a -= 1
+                    }
                 }
             }
         }

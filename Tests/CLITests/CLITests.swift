@@ -1,0 +1,102 @@
+import Foundation
+import XCTest
+
+/// The `vitbench` binary end to end: exit codes and messages on good and bad input.
+final class CLITests: XCTestCase {
+    /// The built `vitbench` next to the test bundle (swift test builds every product).
+    var binary: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("vitbench")
+    }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built at \(binary.path)")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    @discardableResult
+    func vitbench(_ args: String...) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A float32 NCHW .npy written by hand (the CLI tests do not link the engine).
+    func writeInput(_ shape: [Int], to name: String) throws -> String {
+        let count = shape.reduce(1, *)
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", ")),), }"
+        while (10 + header.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)])
+        data.append(header.data(using: .ascii)!)
+        var values = (0..<count).map { Float(sin(Double($0))) }
+        data.append(Data(bytes: &values, count: count * 4))
+        let path = scratch.appendingPathComponent(name).path
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testInferWritesLogits() throws {
+        let input = try writeInput([2, 3, 40, 48], to: "x.npy")
+        let output = scratch.appendingPathComponent("y.npy").path
+        let r = try vitbench("infer", "--model", "metaformer_s12:repmixer", "--input", input, "--output", output,
+                             "--reparameterize", "--threads", "2")
+        XCTAssertEqual(r.status, 0, r.output)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: output))
+        XCTAssertTrue(String(decoding: bytes.prefix(80), as: UTF8.self).contains("'shape': (2, 1000)"))
+        XCTAssertEqual(bytes.count % 64, (2 * 1000 * 4) % 64)
+    }
+
+    func testInferRejectsBadInput() throws {
+        let output = scratch.appendingPathComponent("y.npy").path
+        let unknown = try vitbench("infer", "--model", "fastvit_t9", "--input", "x", "--output", output)
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.output.contains("unknown model 'fastvit_t9'"), unknown.output)
+        XCTAssertTrue(unknown.output.contains("poolformer_s12"), unknown.output)
+
+        let rank3 = try writeInput([3, 32, 32], to: "rank3.npy")
+        let r3 = try vitbench("infer", "--model", "poolformer_s12", "--input", rank3, "--output", output)
+        XCTAssertNotEqual(r3.status, 0)
+        XCTAssertTrue(r3.output.contains("[N, 3, H, W]"), r3.output)
+
+        let gray = try writeInput([1, 1, 32, 32], to: "gray.npy")
+        let rg = try vitbench("infer", "--model", "poolformer_s12", "--input", gray, "--output", output)
+        XCTAssertNotEqual(rg.status, 0)
+        XCTAssertTrue(rg.output.contains("[1, 1, 32, 32]"), rg.output)
+
+        let tiny = try writeInput([1, 3, 2, 2], to: "tiny.npy")
+        let rt = try vitbench("infer", "--model", "poolformer_s12", "--input", tiny, "--output", output)
+        XCTAssertNotEqual(rt.status, 0)
+        XCTAssertTrue(rt.output.contains("2x2"), rt.output)
+
+        let missing = try vitbench("infer", "--model", "poolformer_s12", "--weights", "/nonexistent.safetensors",
+                                   "--input", tiny, "--output", output)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("/nonexistent.safetensors"), missing.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "no output on failure")
+    }
+
+    func testListAndInfo() throws {
+        let list = try vitbench("list")
+        XCTAssertEqual(list.status, 0, list.output)
+        XCTAssertTrue(list.output.contains("| poolformer_s12 | poolformer | 11.915 |"), list.output)
+        let info = try vitbench("info", "metaformer_s12:repmixer", "--resolution", "256")
+        XCTAssertEqual(info.status, 0, info.output)
+        XCTAssertTrue(info.output.contains("11.967 / 11.937 M"), info.output)
+        let bad = try vitbench("info", "nope")
+        XCTAssertNotEqual(bad.status, 0)
+    }
+}
