@@ -26,14 +26,16 @@ let package = Package(
             name: "VitEngine", dependencies: ["CBLAS", "CKernels"], path: "Sources/VitEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
+        .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc"], path: "Sources/VitHarness"),
         .executableTarget(
             name: "vitbench",
-            dependencies: ["VitEngine", "VitModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VitEngine", "VitModels", "VitHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/vitbench"),
         .testTarget(name: "VitEngineTests", dependencies: ["VitEngine"], path: "Tests/VitEngineTests"),
         .testTarget(name: "VitModelsTests", dependencies: ["VitModels", "VitEngine"], path: "Tests/VitModelsTests",
                     resources: [.copy("Goldens")]),
         // Runs the built binary; depending on the executable makes `swift test` build it first.
+        .testTarget(name: "VitHarnessTests", dependencies: ["VitHarness"], path: "Tests/VitHarnessTests"),
         .testTarget(name: "CLITests", dependencies: ["vitbench"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]

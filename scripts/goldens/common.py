@@ -91,10 +91,12 @@ def _state_dict(model, dtype, rename=None):
 @torch.no_grad()
 def export(case: str, model: nn.Module, model_name: str, config: dict, batch: int, height: int, width: int,
            reparameterize=None, dtype: str = 'F32', seed: int = 0, source: str = 'timm',
-           state_dict_names=None) -> None:
+           state_dict_names=None, save_reparam: bool = True) -> None:
     """Randomises `model` (eval mode), writes the golden folder `case`.
     `reparameterize(model) -> model` (e.g. timm.utils.model.reparameterize_model) adds the fused form;
-    `state_dict_names(sd) -> sd` renames keys for models whose module names are not vitbench's."""
+    `state_dict_names(sd) -> sd` renames keys for models whose module names are not vitbench's.
+    `save_reparam=False` skips weights_reparam.safetensors (always float32) for large goldens: the
+    fused form is still checked through vitbench's own reparameterize()."""
     from safetensors.torch import save_file
     import timm
 
@@ -113,7 +115,8 @@ def export(case: str, model: nn.Module, model_name: str, config: dict, batch: in
         fused_logits = copy.deepcopy(fused).double()(x.double())
         err = (fused_logits - logits).abs().max() / logits.abs().max()
         assert err < 1e-5, f'{case}: reparameterised model differs from the train-time one ({err})'
-        save_file(_state_dict(fused, 'F32', state_dict_names), os.path.join(folder, 'weights_reparam.safetensors'))
+        if save_reparam:
+            save_file(_state_dict(fused, 'F32', state_dict_names), os.path.join(folder, 'weights_reparam.safetensors'))
     np.save(os.path.join(folder, 'input.npy'), x.numpy().astype(np.float32))
     np.save(os.path.join(folder, 'logits.npy'), logits.numpy().astype(np.float32))
     meta = dict(model=model_name, config=config, batch=batch, height=height, width=width, dtype=dtype,

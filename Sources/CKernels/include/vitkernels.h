@@ -113,6 +113,17 @@ void vb_attention_finish(float *o, size_t rows, size_t dv, size_t ldo, const flo
 void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale, const float *bias,
                        size_t ldb);
 
+/// Floats `vb_gemm_pack_b` writes for a k×n matrix (n rounded up to 16-column panels).
+size_t vb_gemm_packed_size(size_t k, size_t n);
+
+/// Packs B [k×n] (row-major, leading dim ldb) into 16-column panels for `vb_gemm_packed`.
+void vb_gemm_pack_b(const float *b, size_t ldb, size_t k, size_t n, float *packed);
+
+/// C[m×n] = A[m×k] · B, B packed by `vb_gemm_pack_b`; A and C row-major with leading dims.
+/// Single-threaded: the engine splits m across its workers.
+void vb_gemm_packed(const float *a, size_t lda, const float *packed, size_t k, size_t n, float *c,
+                    size_t ldc, size_t m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,108 @@
+import Foundation
+import VitEngine
+import VitModels
+
+/// Train-time (multi-branch) or inference (reparameterised) form of a model.
+public enum ModelForm: String, Codable, Sendable, CaseIterable {
+    case train, inference
+}
+
+/// One thing to measure: a model in one form at one input size, batch, thread count and backend.
+public struct BenchConfiguration: Codable, Sendable, Hashable {
+    public var model: String
+    public var form: ModelForm
+    public var resolution: Int
+    public var batch: Int
+    public var threads: Int
+    public var backend: String
+
+    public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
+                backend: String = "openblas") {
+        self.model = model
+        self.form = form
+        self.resolution = resolution
+        self.batch = batch
+        self.threads = threads
+        self.backend = backend
+    }
+
+    /// The zoo name's family part and mixer (`metaformer_s12:attention` → mixer "attention").
+    public var mixer: String {
+        if let i = model.firstIndex(of: ":") { return String(model[model.index(after: i)...]) }
+        return ""
+    }
+
+    /// A stable key for pairing rows across runs (resume, compare).
+    public var key: String { "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)" }
+}
+
+/// What one configuration measured (or why it could not be measured).
+public struct BenchResult: Sendable {
+    public let configuration: BenchConfiguration
+    public let measurement: Measurement?
+    public let macs: Int
+    public let parameters: Int
+    public let error: String?
+
+    public var imagesPerSecond: Double? {
+        measurement.map { Double(configuration.batch) / $0.statistics.median }
+    }
+
+    /// Achieved GFLOP/s (2 FLOPs per MAC, the whole batch) at the median.
+    public var gflops: Double? {
+        measurement.map { 2 * Double(macs) * Double(configuration.batch) / $0.statistics.median * 1e-9 }
+    }
+
+    /// The result as ordered (column, value) pairs: one CSV row, one JSON object.
+    public func fields(noiseThreshold: Double) -> [(String, String)] {
+        let c = configuration
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.4f", $0 * 1e3) } ?? "" }
+        let st = measurement?.statistics
+        var f: [(String, String)] = [
+            ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
+            ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("backend", c.backend),
+            ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
+            ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
+            ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),
+            ("cv", st.map { String(format: "%.4f", $0.coefficientOfVariation) } ?? ""),
+            ("runs", st.map { "\($0.count)" } ?? ""), ("cold_ms", ms(measurement?.coldSeconds)),
+            ("images_per_s", imagesPerSecond.map { String(format: "%.2f", $0) } ?? ""),
+            ("gflops", gflops.map { String(format: "%.2f", $0) } ?? ""),
+            ("gmacs", error == nil ? String(format: "%.4f", Double(macs) * 1e-9) : ""),
+            ("params_m", error == nil ? String(format: "%.4f", Double(parameters) * 1e-6) : ""),
+            ("noisy", st.map { $0.coefficientOfVariation > noiseThreshold ? "yes" : "no" } ?? ""),
+            ("error", error ?? ""),
+        ]
+        f = f.map { ($0.0, $0.1) }
+        return f
+    }
+}
+
+public enum BenchmarkRunner {
+    /// Builds the model (random weights) in the requested form, lowers it once, fills the input
+    /// with random data, and measures `plan.run()` under `proto`. Failures become a result with
+    /// an error, never a crash.
+    public static func measure(_ c: BenchConfiguration, protocol proto: MeasurementProtocol,
+                               pool: ThreadPool? = nil) -> BenchResult {
+        do {
+            guard let backend = Backend.named(c.backend) else {
+                throw ModelInputError("unknown backend '\(c.backend)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
+            }
+            guard c.batch >= 1, c.threads >= 1, c.resolution >= 1 else {
+                throw ModelInputError("batch, threads and resolution must be positive (got \(c.batch), \(c.threads), \(c.resolution))")
+            }
+            let info = try ModelZoo.named(c.model)
+            let model = try info.random()
+            if c.form == .inference { model.reparameterize() }
+            let plan = try model.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend,
+                                      pool: pool ?? ThreadPool(threads: c.threads))
+            var rng = SplitMix64(seed: 0x5EED)
+            try plan.setInput(Tensor(randomNormal: [c.batch, 3, c.resolution, c.resolution], rng: &rng))
+            let m = Measurement.run(proto) { plan.run() }
+            return BenchResult(configuration: c, measurement: m, macs: plan.totalMACs / c.batch, parameters: model.parameterCount,
+                               error: nil)
+        } catch {
+            return BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")
+        }
+    }
+}
