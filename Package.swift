@@ -31,7 +31,7 @@ let package = Package(
             name: "vitbench",
             dependencies: ["VitEngine", "VitModels", "VitHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/vitbench"),
-        .testTarget(name: "VitEngineTests", dependencies: ["VitEngine"], path: "Tests/VitEngineTests"),
+        .testTarget(name: "VitEngineTests", dependencies: ["VitEngine", "CKernels"], path: "Tests/VitEngineTests"),
         .testTarget(name: "VitModelsTests", dependencies: ["VitModels", "VitEngine"], path: "Tests/VitModelsTests",
                     resources: [.copy("Goldens")]),
         // Runs the built binary; depending on the executable makes `swift test` build it first.

@@ -352,6 +352,8 @@ VB_CLONES void vb_sum_rows(const float *x, size_t rows, size_t c, float *acc) {
 
 VB_CLONES void vb_layernorm(const float *x, float *y, size_t c, size_t r0, size_t r1,
                             const float *gamma, const float *beta, float eps) {
+    // Sums and maxima may be reassociated: that is what lets them vectorise.
+    #pragma clang fp reassociate(on)
     for (size_t r = r0; r < r1; r++) {
         const float *restrict s = x + r * c;
         float *restrict d = y + r * c;
@@ -370,6 +372,8 @@ VB_CLONES void vb_layernorm(const float *x, float *y, size_t c, size_t r0, size_
 }
 
 VB_CLONES void vb_sum_sumsq(const float *x, size_t n, double *sum, double *sumsq) {
+    // Sums and maxima may be reassociated: that is what lets them vectorise.
+    #pragma clang fp reassociate(on)
     // Blocks of float partial sums, accumulated into double: fast and accurate enough for
     // millions of elements.
     double s = 0.0, q = 0.0;
@@ -397,6 +401,8 @@ VB_CLONES void vb_channel_affine(const float *x, float *y, size_t rows, size_t c
 }
 
 VB_CLONES void vb_softmax(const float *x, float *y, size_t c, size_t r0, size_t r1) {
+    // Sums and maxima may be reassociated: that is what lets them vectorise.
+    #pragma clang fp reassociate(on)
     for (size_t r = r0; r < r1; r++) {
         const float *restrict s = x + r * c;
         float *restrict d = y + r * c;
@@ -454,6 +460,8 @@ VB_CLONES void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale
 
 VB_CLONES void vb_attention_online_softmax(float *s, size_t rows, size_t cols, float *m, float *l,
                                            float *o, size_t dv, size_t ldo) {
+    // Sums and maxima may be reassociated: that is what lets them vectorise.
+    #pragma clang fp reassociate(on)
     for (size_t r = 0; r < rows; r++) {
         float *restrict sr = s + r * cols;
         float mx = m[r];

@@ -24,14 +24,16 @@ func runOperator(_ op: Operator, _ inputs: [Tensor], backend: Backend, threads: 
     return plan.output()
 }
 
-/// The optimised kernel (1 and 3 threads) against the reference twin.
+/// The optimised kernels (both optimised backends, 1 and 3 threads) against the reference twin.
 func assertMatchesReference(_ op: Operator, _ inputs: [Tensor], tolerance: Float = 2e-5, seed: UInt64 = 0,
                             file: StaticString = #filePath, line: UInt = #line) throws {
     let expected = try runOperator(op, inputs, backend: .reference, threads: 1)
-    for threads in [1, 3] {
-        let got = try runOperator(op, inputs, backend: .openblas, threads: threads)
-        XCTAssertEqual(got.shape, expected.shape, "\(op.kind) shape", file: file, line: line)
-        let err = got.relativeError(to: expected)
-        XCTAssertLessThanOrEqual(err, tolerance, "\(op.kind) with \(threads) threads, inputs \(inputs.map(\.shape)): relative error \(err)", file: file, line: line)
+    for backend in [Backend.openblas, .packed] {
+        for threads in [1, 3] {
+            let got = try runOperator(op, inputs, backend: backend, threads: threads)
+            XCTAssertEqual(got.shape, expected.shape, "\(op.kind) shape", file: file, line: line)
+            let err = got.relativeError(to: expected)
+            XCTAssertLessThanOrEqual(err, tolerance, "\(op.kind), \(backend.name), \(threads) threads, inputs \(inputs.map(\.shape)): relative error \(err)", file: file, line: line)
+        }
     }
 }

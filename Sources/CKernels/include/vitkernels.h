@@ -119,10 +119,19 @@ size_t vb_gemm_packed_size(size_t k, size_t n);
 /// Packs B [k×n] (row-major, leading dim ldb) into 16-column panels for `vb_gemm_packed`.
 void vb_gemm_pack_b(const float *b, size_t ldb, size_t k, size_t n, float *packed);
 
+/// Packs B = Btᵀ, given Bt [n×k] (leading dim ldbt): keys of attention become columns.
+void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *packed);
+
 /// C[m×n] = A[m×k] · B, B packed by `vb_gemm_pack_b`; A and C row-major with leading dims.
 /// Single-threaded: the engine splits m across its workers.
 void vb_gemm_packed(const float *a, size_t lda, const float *packed, size_t k, size_t n, float *c,
                     size_t ldc, size_t m);
+
+/// The general form: panel p of B starts at packed + p·panel_stride (row kk of a panel at
+/// + kk·16), so that a window of rows of a larger packed matrix can be used; with `accumulate`,
+/// C += A·B instead of C = A·B.
+void vb_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t panel_stride,
+                            size_t k, size_t n, float *c, size_t ldc, size_t m, int accumulate);
 
 #ifdef __cplusplus
 }

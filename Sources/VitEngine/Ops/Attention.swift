@@ -86,7 +86,9 @@ public struct ScaledDotProductAttention: Operator {
     }
 
     public func scratchFloats(inputs: [[Int]], output: [Int], threads: Int) -> Int {
-        threads * (Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock)
+        let tk = inputs[k.input][1]
+        let packed = output[0] * heads * (vb_gemm_packed_size(keyDim, tk) + vb_gemm_packed_size(tk, valueDim))
+        return threads * (Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock) + packed
     }
 
     public func bindOptimized(_ c: StepContext) -> () -> Void {
@@ -101,6 +103,46 @@ public struct ScaledDotProductAttention: Operator {
         let bq = Self.queryBlock, bk = Self.keyBlock
         let qBlocks = (tq + bq - 1) / bq
         let biasPtr = bias.map { UnsafePointer($0.pointer) }, keep = bias
+        if c.packsWeights {
+            // K and V of each head are packed once per pass into the micro-kernels' panels (O(T·d)
+            // work against O(T²·d) products); then every block product runs on registers.
+            let kSize = vb_gemm_packed_size(dk, tk), vSize = vb_gemm_packed_size(tk, dv)
+            let packs = scratch + pool.threadCount * (bq * bk + 2 * bq)
+            return {
+                withExtendedLifetime(keep) {
+                    pool.parallelFor(n * heads) { t, _ in
+                        let img = t / heads, h = t % heads
+                        let pk = packs + t * (kSize + vSize)
+                        vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, pk)
+                        vb_gemm_pack_b(vBase + img * tk * vRow + h * vh, vRow, tk, dv, pk + kSize)
+                    }
+                    pool.parallelFor(n * heads * qBlocks) { t, worker in
+                        let img = t / (heads * qBlocks), h = (t / qBlocks) % heads, qb = t % qBlocks
+                        let r0 = qb * bq, rows = min(bq, tq - r0)
+                        let s = scratch + worker * (bq * bk + 2 * bq)
+                        let m = s + bq * bk, l = m + bq
+                        let qp = qBase + img * tq * qRow + r0 * qRow + h * qh
+                        let out = y + (img * tq + r0) * ldo + h * dv
+                        let pk = UnsafePointer(packs + (img * heads + h) * (kSize + vSize)), pv = pk + kSize
+                        for r in 0..<rows {
+                            m[r] = -Float.infinity
+                            l[r] = 0
+                            (out + r * ldo).update(repeating: 0, count: dv)
+                        }
+                        var c0 = 0
+                        while c0 < tk {
+                            let cols = min(bk, tk - c0)
+                            vb_gemm_packed_strided(qp, qRow, pk + c0 * dk, dk * 16, dk, cols, s, cols, rows, 0)
+                            vb_scale_add_bias(s, rows, cols, scale, biasPtr.map { $0 + (h * tq + r0) * tk + c0 }, tk)
+                            vb_attention_online_softmax(s, rows, cols, m, l, out, dv, ldo)
+                            vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, 1)
+                            c0 += cols
+                        }
+                        vb_attention_finish(out, rows, dv, ldo, l)
+                    }
+                }
+            }
+        }
         return {
             withExtendedLifetime(keep) {
                 pool.parallelFor(n * heads * qBlocks) { t, worker in

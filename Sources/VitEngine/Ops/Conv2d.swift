@@ -131,7 +131,8 @@ public struct Conv2d: Operator {
         switch path {
         case .pointwise:
             let tiled = RowTiledGEMM(k: cin, n: cout, weight: packed, bias: packedBias, activation: activation)
-            return tiled.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm)
+            return tiled.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm,
+                              packsWeights: c.packsWeights)
         case .depthwise:
             let mult = cout / cin
             // Tasks are bands of output rows of one image.
@@ -166,6 +167,26 @@ public struct Conv2d: Operator {
             let g = groups, cg = cin / g, coutg = cout / g, kcols = kh * kw * cg
             let tile = im2colTile, scratch = c.scratch
             let tilesPerImage = (oh * ow + tile - 1) / tile
+            let groupPacks = c.packsWeights ? (0..<g).map { PackedMatrix(wp + $0 * kcols * coutg, k: kcols, n: coutg) } : []
+            if c.packsWeights {
+                return {
+                    withExtendedLifetime((keep, groupPacks)) {
+                        pool.parallelFor(n * tilesPerImage) { t, worker in
+                            let img = t / tilesPerImage
+                            let p0 = (t % tilesPerImage) * tile, p1 = min(oh * ow, p0 + tile)
+                            let col = scratch + worker * tile * kcols
+                            let xi = x + img * ih * iw * cin
+                            let yt = y + (img * oh * ow + p0) * cout
+                            for gi in 0..<g {
+                                vb_im2col(xi, ih, iw, cin, gi * cg, cg, kh, kw, sh, sw, ph, pw, ow, p0, p1, col)
+                                vb_gemm_packed(col, kcols, groupPacks[gi].pointer, kcols, coutg, yt + gi * coutg, cout, p1 - p0)
+                            }
+                            vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act,
+                                                 residual.map { $0 + (img * oh * ow + p0) * cout }, cout)
+                        }
+                    }
+                }
+            }
             return {
                 withExtendedLifetime(keep) {
                     pool.parallelFor(n * tilesPerImage) { t, worker in

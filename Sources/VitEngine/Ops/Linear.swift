@@ -12,9 +12,26 @@ struct RowTiledGEMM {
     let activation: Activation
 
     func bind(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int,
-              residual: UnsafePointer<Float>?, pool: ThreadPool, gemm: GEMMBackend) -> () -> Void {
+              residual: UnsafePointer<Float>?, pool: ThreadPool, gemm: GEMMBackend, packsWeights: Bool) -> () -> Void {
         let k = k, n = n, act = activation.c
         let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
+        if packsWeights {
+            let packed = PackedMatrix(weight.pointer, k: k, n: n)
+            // Tiles of 48 rows: a multiple of the micro-kernels' 6 (and 4) rows, small enough to
+            // balance across workers.
+            let tile = 48, tiles = (rows + tile - 1) / tile
+            return { [weight, bias] in
+                withExtendedLifetime((weight, bias, packed)) {
+                    pool.parallelFor(tiles) { t, _ in
+                        let r0 = t * tile, m = min(tile, rows - r0), yt = y + r0 * n
+                        vb_gemm_packed(x + r0 * k, k, packed.pointer, k, n, yt, n, m)
+                        if bp != nil || act != VB_ACT_NONE || residual != nil {
+                            vb_bias_act_residual(yt, m, n, n, bp, act, residual.map { $0 + r0 * n }, n)
+                        }
+                    }
+                }
+            }
+        }
         // Tiles of about 256 KiB of output: small enough to stay in L2 for the epilogue, large
         // enough that the GEMM's packing of W is amortised (measured with `vitbench kernels`).
         let tile = max(16, min(4096, (65536 / max(n, 1)) / 8 * 8))
@@ -84,7 +101,8 @@ public struct Linear: Operator {
 
     public func bindOptimized(_ c: StepContext) -> () -> Void {
         tiled.bind(x: c.inputs[0], y: c.output, rows: product(c.outputShape) / outFeatures,
-                   residual: addsResidual ? UnsafePointer(c.inputs[1]) : nil, pool: c.pool, gemm: c.gemm)
+                   residual: addsResidual ? UnsafePointer(c.inputs[1]) : nil, pool: c.pool, gemm: c.gemm,
+                   packsWeights: c.packsWeights)
     }
 }
 
@@ -122,5 +140,16 @@ public struct MatMul: Operator {
                            beta: 0, c: y + i * m * n, ldc: n)
             }
         }
+    }
+}
+
+/// A k×n weight matrix in the panel layout of `vb_gemm_packed`.
+final class PackedMatrix: @unchecked Sendable {
+    let storage: PackedWeights
+    var pointer: UnsafePointer<Float> { UnsafePointer(storage.pointer) }
+
+    init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int? = nil) {
+        storage = PackedWeights([Float](repeating: 0, count: vb_gemm_packed_size(k, n)))
+        vb_gemm_pack_b(b, ldb ?? n, k, n, storage.pointer)
     }
 }

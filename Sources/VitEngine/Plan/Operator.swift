@@ -8,6 +8,8 @@ public struct StepContext {
     public let scratch: UnsafeMutablePointer<Float>
     public let pool: ThreadPool
     public let gemm: GEMMBackend
+    /// Whether products with constant weights use the packed-weight kernels (`Backend.packsWeights`).
+    public let packsWeights: Bool
 }
 
 /// One operator of the engine: shape inference, cost, and two bindings — the optimised kernel

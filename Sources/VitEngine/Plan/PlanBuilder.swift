@@ -143,7 +143,8 @@ public final class PlanBuilder {
             let inShapes = node.inputs.map { shapes[$0] }
             let ctx = StepContext(inputs: node.inputs.map(pointer), inputShapes: inShapes,
                                   output: pointer(node.output), outputShape: shapes[node.output],
-                                  scratch: plan.scratch, pool: pool, gemm: backend.gemm)
+                                  scratch: plan.scratch, pool: pool, gemm: backend.gemm,
+                                  packsWeights: backend.packsWeights)
             let run = backend.kernels == .optimized ? node.op.bindOptimized(ctx) : node.op.bindReference(ctx)
             steps.append(Plan.Step(name: node.name, kind: node.op.kind, inputShapes: inShapes,
                                    outputShape: shapes[node.output],

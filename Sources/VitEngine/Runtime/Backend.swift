@@ -59,19 +59,35 @@ public enum KernelSet: String, Sendable, CaseIterable {
 public struct Backend: Sendable {
     public let name: String
     public let kernels: KernelSet
+    /// Products whose operands both change per run (attention) — and every product unless
+    /// `packsWeights`.
     public let gemm: GEMMBackend
+    /// Products with a constant right-hand side (1x1 convs, linears, im2col convs) use the
+    /// engine's packed-weight micro-kernels (`vb_gemm_packed`): weights packed once per plan,
+    /// activations read in place.
+    public let packsWeights: Bool
+    public let summary: String
 
-    public init(name: String, kernels: KernelSet, gemm: GEMMBackend) {
+    public init(name: String, kernels: KernelSet, gemm: GEMMBackend, packsWeights: Bool = false, summary: String) {
         self.name = name
         self.kernels = kernels
         self.gemm = gemm
+        self.packsWeights = packsWeights
+        self.summary = summary
     }
 
-    public static let openblas = Backend(name: "openblas", kernels: .optimized, gemm: OpenBLASGEMM())
-    public static let reference = Backend(name: "reference", kernels: .reference, gemm: ReferenceGEMM())
+    public static let openblas = Backend(
+        name: "openblas", kernels: .optimized, gemm: OpenBLASGEMM(),
+        summary: "optimised kernels; every matrix product through OpenBLAS cblas_sgemm")
+    public static let packed = Backend(
+        name: "packed", kernels: .optimized, gemm: OpenBLASGEMM(), packsWeights: true,
+        summary: "optimised kernels; weight products through packed-weight micro-kernels, the rest through OpenBLAS")
+    public static let reference = Backend(
+        name: "reference", kernels: .reference, gemm: ReferenceGEMM(),
+        summary: "plain-loop oracles and a triple-loop GEMM (slow; for checking)")
 
     /// Every backend a user can name.
-    public static let all: [Backend] = [.openblas, .reference]
+    public static let all: [Backend] = [.packed, .openblas, .reference]
 
     public static func named(_ name: String) -> Backend? { all.first { $0.name == name } }
 }
