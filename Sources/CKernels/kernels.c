@@ -262,18 +262,33 @@ VB_CLONES void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t 
     }
 }
 
-VB_CLONES void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t pad_h,
+VB_CLONES void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t mult, size_t pad_h,
                            size_t pad_w, float *y, size_t r0, size_t r1) {
-    const size_t pw = iw + 2 * pad_w;
+    const size_t pw = iw + 2 * pad_w, co = c * mult;
     for (size_t r = r0; r < r1; r++) {
-        float *dst = y + r * pw * c;
+        float *dst = y + r * pw * co;
         if (r < pad_h || r >= ih + pad_h) {
-            memset(dst, 0, pw * c * sizeof(float));
+            memset(dst, 0, pw * co * sizeof(float));
             continue;
         }
-        memset(dst, 0, pad_w * c * sizeof(float));
-        memcpy(dst + pad_w * c, x + (r - pad_h) * iw * c, iw * c * sizeof(float));
-        memset(dst + (pad_w + iw) * c, 0, pad_w * c * sizeof(float));
+        memset(dst, 0, pad_w * co * sizeof(float));
+        const float *src = x + (r - pad_h) * iw * c;
+        if (mult == 1) {
+            memcpy(dst + pad_w * co, src, iw * c * sizeof(float));
+        } else {
+            for (size_t px = 0; px < iw; px++)
+                for (size_t o = 0; o < co; o++) dst[(pad_w + px) * co + o] = src[px * c + o / mult];
+        }
+        memset(dst + (pad_w + iw) * co, 0, pad_w * co * sizeof(float));
+    }
+}
+
+VB_CLONES void vb_transpose(const float *x, size_t rows, size_t cols, float *y) {
+    // Blocks of 16 rows keep both sides' cache lines live.
+    for (size_t r0 = 0; r0 < rows; r0 += 16) {
+        const size_t r1 = r0 + 16 < rows ? r0 + 16 : rows;
+        for (size_t c = 0; c < cols; c++)
+            for (size_t r = r0; r < r1; r++) y[c * rows + r] = x[r * cols + c];
     }
 }
 

@@ -17,7 +17,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     public var backend: String
 
     public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
-                backend: String = "openblas") {
+                backend: String = Backend.default.name) {
         self.model = model
         self.form = form
         self.resolution = resolution

@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
     var form: ModelForm = .inference
 
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
-    var backend = "openblas"
+    var backend = Backend.default.name
 
     @Flag(help: "Print one JSON object (the fields of a CSV row) instead of a Markdown row.")
     var json = false

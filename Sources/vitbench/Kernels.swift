@@ -11,7 +11,7 @@ struct Kernels: ParsableCommand {
     var threads = 1
 
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
-    var backend = "openblas"
+    var backend = Backend.default.name
 
     @Option(help: "Size n of the n x n x n sgemm that sets the ceiling.")
     var sgemmSize = 1024

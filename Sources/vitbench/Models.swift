@@ -87,7 +87,7 @@ struct Infer: ParsableCommand {
     var threads = 1
 
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
-    var backend = "openblas"
+    var backend = Backend.default.name
 
     func run() throws {
         let backend = try parseBackend(backend)

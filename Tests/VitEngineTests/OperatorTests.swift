@@ -1,6 +1,6 @@
 import CKernels
 import XCTest
-import VitEngine
+@testable import VitEngine
 
 final class ConvolutionTests: XCTestCase {
     /// (in channels, out channels, kernel, stride, padding, groups, H, W)
@@ -374,5 +374,14 @@ final class PlanTests: XCTestCase {
             }
             XCTAssertEqual(hits, [Int](repeating: 1, count: count))
         }
+    }
+}
+
+final class PermuteCollapseTests: XCTestCase {
+    func testAdjacentAxesMerge() {
+        XCTAssertTrue(Permute.collapsed([2, 3, 4, 5], [0, 2, 3, 1]) == ([2, 3, 20], [0, 2, 1]))
+        XCTAssertTrue(Permute.collapsed([2, 3, 4, 5], [0, 3, 1, 2]) == ([2, 12, 5], [0, 2, 1]))
+        XCTAssertTrue(Permute.collapsed([2, 3, 4, 5], [0, 1, 2, 3]) == ([120], [0]))
+        XCTAssertTrue(Permute.collapsed([2, 3, 4, 5], [3, 2, 1, 0]) == ([2, 3, 4, 5], [3, 2, 1, 0]))
     }
 }

@@ -57,9 +57,14 @@ void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_
                          float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
                          vb_activation act, const float *residual);
 
-/// Copies rows [r0, r1) of the zero-padded image ((ih + 2·pad_h) x (iw + 2·pad_w) x c) from x.
-void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t pad_h, size_t pad_w,
-                 float *y, size_t r0, size_t r1);
+/// Writes rows [r0, r1) of the zero-padded image ((ih + 2·pad_h) x (iw + 2·pad_w) x c·mult) of x,
+/// each input channel repeated `mult` times (so that a channel-multiplier conv becomes a
+/// depthwise one).
+void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t mult, size_t pad_h,
+                 size_t pad_w, float *y, size_t r0, size_t r1);
+
+/// y[c, r] = x[r, c]: a [rows × cols] matrix transposed.
+void vb_transpose(const float *x, size_t rows, size_t cols, float *y);
 
 /// im2col for NHWC convolutions: output pixels [p0, p1) (flattened oy*ow+ox of one image) become
 /// rows of a [p1-p0, kh*kw*cin] matrix (padding reads as zero), column order (ky, kx, ci).

@@ -58,7 +58,7 @@ public enum KernelBenchmark {
         return times[times.count / 2]
     }
 
-    public static func run(threads: Int, backend: Backend = .openblas, sgemmSize: Int = 1024,
+    public static func run(threads: Int, backend: Backend = .default, sgemmSize: Int = 1024,
                            report: (Result) -> Void) throws {
         let pool = ThreadPool(threads: threads)
         var rng = SplitMix64(seed: 11)

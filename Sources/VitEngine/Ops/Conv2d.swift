@@ -104,9 +104,12 @@ public struct Conv2d: Operator {
     /// Small maps under large kernels are mostly border: there the depthwise kernel runs on a
     /// zero-padded copy, so that every pixel takes the register-tiled interior path. Measured
     /// with `vitbench kernels`: 7x7 at 8x8 and 16x16 gain 15–30%; 3x3 and larger maps do not.
+    /// Channel-multiplier convs (FastViT's patch embedding and final conv) run the same way on
+    /// a copy whose channels are repeated, so that they too take the vector path.
     func padsInput(_ input: [Int], outputWidth: Int) -> Bool {
-        path == .depthwise && outChannels == inChannels && (padding.h > 0 || padding.w > 0)
-            && kernel.w >= 5 && outputWidth < 4 * kernel.w
+        guard path == .depthwise else { return false }
+        if outChannels != inChannels { return true }
+        return (padding.h > 0 || padding.w > 0) && kernel.w >= 5 && outputWidth < 4 * kernel.w
     }
 
     public func scratchFloats(inputs: [[Int]], output: [Int], threads: Int) -> Int {
@@ -114,7 +117,8 @@ public struct Conv2d: Operator {
         case .im2col: return threads * im2colTile * kernel.h * kernel.w * (inChannels / groups)
         case .depthwise:
             let x = inputs[0]
-            return padsInput(x, outputWidth: output[2]) ? x[0] * (x[1] + 2 * padding.h) * (x[2] + 2 * padding.w) * x[3] : 0
+            return padsInput(x, outputWidth: output[2])
+                ? x[0] * (x[1] + 2 * padding.h) * (x[2] + 2 * padding.w) * outChannels : 0
         case .pointwise: return 0
         }
     }
@@ -134,7 +138,6 @@ public struct Conv2d: Operator {
             return tiled.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm,
                               packsWeights: c.packsWeights)
         case .depthwise:
-            let mult = cout / cin
             // Tasks are bands of output rows of one image.
             let band = max(1, oh / max(1, pool.threadCount * 4))
             let bands = (oh + band - 1) / band
@@ -142,6 +145,8 @@ public struct Conv2d: Operator {
             let (sih, siw) = padded ? (ih + 2 * ph, iw + 2 * pw) : (ih, iw)
             let (sph, spw) = padded ? (0, 0) : (ph, pw)
             let src: UnsafePointer<Float> = padded ? UnsafePointer(c.scratch) : UnsafePointer(x)
+            // The prepared copy has cout channels, one per output channel.
+            let (scin, mult) = padded ? (cout, 1) : (cin, cout / cin), expand = cout / cin
             let scratch = c.scratch
             return {
                 withExtendedLifetime(keep) {
@@ -149,15 +154,15 @@ public struct Conv2d: Operator {
                         pool.parallelRanges(n * sih, minChunk: 4) { r, _ in
                             for row in r {
                                 let img = row / sih, pr = row % sih
-                                vb_pad_nhwc(x + img * ih * iw * cin, ih, iw, cin, ph, pw,
-                                            scratch + img * sih * siw * cin, pr, pr + 1)
+                                vb_pad_nhwc(x + img * ih * iw * cin, ih, iw, cin, expand, ph, pw,
+                                            scratch + img * sih * siw * cout, pr, pr + 1)
                             }
                         }
                     }
                     pool.parallelFor(n * bands) { t, _ in
                         let img = t / bands, b = t % bands
                         let oy0 = b * band, oy1 = min(oh, oy0 + band)
-                        vb_depthwise_conv2d(src + img * sih * siw * cin, sih, siw, cin, mult, wp, kh, kw, bp,
+                        vb_depthwise_conv2d(src + img * sih * siw * scin, sih, siw, scin, mult, wp, kh, kw, bp,
                                             sh, sw, sph, spw, y + img * oh * ow * cout, oh, ow, oy0, oy1, act,
                                             residual.map { $0 + img * oh * ow * cout })
                     }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Reorders axes (any rank up to 6): out.shape[i] = in.shape[axes[i]]. When the last axis stays
@@ -14,8 +15,29 @@ public struct Permute: Operator {
         return axes.map { inputs[0][$0] }
     }
 
+    /// The permutation with adjacent axes that stay adjacent merged: NCHW → NHWC on [N, C, H, W]
+    /// becomes [0, 2, 1] on [N, C, H·W], a batched transpose.
+    static func collapsed(_ shape: [Int], _ axes: [Int]) -> (shape: [Int], axes: [Int]) {
+        var groups: [[Int]] = []
+        for a in axes {
+            if let last = groups.last?.last, a == last + 1 { groups[groups.count - 1].append(a) } else { groups.append([a]) }
+        }
+        let order = groups.sorted { $0[0] < $1[0] }
+        let newShape = order.map { $0.reduce(1) { $0 * shape[$1] } }
+        let newAxes = groups.map { g in order.firstIndex { $0[0] == g[0] }! }
+        return (newShape, newAxes)
+    }
+
     public func bindOptimized(_ c: StepContext) -> () -> Void {
         let x = c.inputs[0], y = c.output, pool = c.pool
+        let (cs, ca) = Permute.collapsed(c.inputShapes[0], axes)
+        if ca == [0, 2, 1] || ca == [1, 0] {
+            // A (batched) transpose: the image layout conversions.
+            let batch = ca.count == 3 ? cs[0] : 1, rows = cs[cs.count - 2], cols = cs[cs.count - 1]
+            return {
+                pool.parallelFor(batch) { b, _ in vb_transpose(x + b * rows * cols, rows, cols, y + b * rows * cols) }
+            }
+        }
         let outShape = c.outputShape, rank = outShape.count
         let inStrides = Tensor.strides(c.inputShapes[0])
         let srcStrides = axes.map { inStrides[$0] }

@@ -25,7 +25,7 @@ public final class PlanBuilder {
     private var inputIDs: [Int] = []
     private var scopes: [String] = []
 
-    public init(backend: Backend = .openblas, pool: ThreadPool) {
+    public init(backend: Backend = .default, pool: ThreadPool) {
         self.backend = backend
         self.pool = pool
         OpenBLAS.defaultToSingleThread()

@@ -89,6 +89,9 @@ public struct Backend: Sendable {
     /// Every backend a user can name.
     public static let all: [Backend] = [.packed, .openblas, .reference]
 
+    /// What runs unless a backend is named: the fastest measured (README, "Backends").
+    public static let `default` = Backend.packed
+
     public static func named(_ name: String) -> Backend? { all.first { $0.name == name } }
 }
 

@@ -17,7 +17,7 @@ extension ImageClassifier {
 
     /// Lowers the model for an NCHW batch: the plan's input is NCHW float32 (as PyTorch and
     /// numpy hold images), its first step converts to the engine's NHWC.
-    public func plan(batch: Int, height: Int, width: Int, backend: Backend = .openblas,
+    public func plan(batch: Int, height: Int, width: Int, backend: Backend = .default,
                      pool: ThreadPool) throws -> Plan {
         try checkInput(height: height, width: width)
         let b = PlanBuilder(backend: backend, pool: pool)
