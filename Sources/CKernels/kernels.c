@@ -55,14 +55,18 @@ static inline float vb_exp(float x) {
     return p * scale;
 }
 
-// Abramowitz & Stegun 7.1.26: |error| < 1.5e-7 over the whole real line.
+// Abramowitz & Stegun 7.1.28: erf(x) = 1 − (1 + a₁x + … + a₆x⁶)⁻¹⁶, |error| < 3e-7 — a
+// polynomial, four squarings and one division: about half the work of an exp-based form, which
+// matters because GELU runs on every hidden unit of every MLP.
 static inline float vb_erf(float x) {
-    float a = fabsf(x);
-    float t = 1.0f / (1.0f + 0.3275911f * a);
-    float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t +
-                  0.254829592f) * t;
-    float y = 1.0f - poly * vb_exp(-a * a);
-    return copysignf(y, x);
+    float a = fminf(fabsf(x), 6.0f);
+    float p = ((((((0.0000430638f * a + 0.0002765672f) * a + 0.0001520143f) * a + 0.0092705272f) * a +
+                 0.0422820123f) * a + 0.0705230784f) * a + 1.0f);
+    p = p * p;  // ^2
+    p = p * p;  // ^4
+    p = p * p;  // ^8
+    p = p * p;  // ^16
+    return copysignf(1.0f - 1.0f / p, x);
 }
 
 static inline float vb_tanh(float x) {
@@ -275,6 +279,12 @@ VB_CLONES void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_
         const float *src = x + (r - pad_h) * iw * c;
         if (mult == 1) {
             memcpy(dst + pad_w * co, src, iw * c * sizeof(float));
+        } else if (mult == 2) {
+            float *d = dst + pad_w * co;
+            for (size_t i = 0; i < iw * c; i++) {
+                d[2 * i] = src[i];
+                d[2 * i + 1] = src[i];
+            }
         } else {
             for (size_t px = 0; px < iw; px++)
                 for (size_t o = 0; o < co; o++) dst[(pad_w + px) * co + o] = src[px * c + o / mult];
