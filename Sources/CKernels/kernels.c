@@ -314,7 +314,12 @@ VB_CLONES void vb_im2col(const float *x, size_t ih, size_t iw, size_t cstride, s
             for (size_t kx = 0; kx < kw; kx++) {
                 const long ix = (long)(ox * stride_w + kx) - (long)pad_w;
                 float *d = dst + (ky * kw + kx) * cg;
-                if (iy < 0 || iy >= (long)ih || ix < 0 || ix >= (long)iw) {
+                const int inside = iy >= 0 && iy < (long)ih && ix >= 0 && ix < (long)iw;
+                if (cg < 16) {
+                    // Stems (3 channels): a call to memcpy per tap would cost more than the copy.
+                    const float *src = x + ((size_t)(inside ? iy : 0) * iw + (size_t)(inside ? ix : 0)) * cstride + c0;
+                    for (size_t c = 0; c < cg; c++) d[c] = inside ? src[c] : 0.0f;
+                } else if (!inside) {
                     memset(d, 0, cg * sizeof(float));
                 } else {
                     memcpy(d, x + ((size_t)iy * iw + (size_t)ix) * cstride + c0, cg * sizeof(float));

@@ -17,7 +17,7 @@ struct RowTiledGEMM {
         let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
         if packsWeights {
             let packed = PackedMatrix(weight.pointer, k: k, n: n)
-            // Tiles of 48 rows: a multiple of the micro-kernels' 6 (and 4) rows, small enough to
+X
             // balance across workers.
             let tile = 48, tiles = (rows + tile - 1) / tile
             return { [weight, bias] in
