@@ -17,9 +17,9 @@ struct RowTiledGEMM {
         let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
         if packsWeights {
             let packed = PackedMatrix(weight.pointer, k: k, n: n)
-X
-            // balance across workers.
-            let tile = 48, tiles = (rows + tile - 1) / tile
+            // Tiles of 96 rows: a multiple of the micro-kernels' 6 (and 4) rows, large enough to
+            // amortise reloading a weight panel, small enough to balance across workers.
+            let tile = 96, tiles = (rows + tile - 1) / tile
             return { [weight, bias] in
                 withExtendedLifetime((weight, bias, packed)) {
                     pool.parallelFor(tiles) { t, _ in
