@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -26,7 +27,8 @@ let package = Package(
             name: "VitEngine", dependencies: ["CBLAS", "CKernels"], path: "Sources/VitEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
-        .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc"], path: "Sources/VitHarness"),
+        .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc", .product(name: "Yams", package: "Yams")],
+                path: "Sources/VitHarness"),
         .executableTarget(
             name: "vitbench",
             dependencies: ["VitEngine", "VitModels", "VitHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")],

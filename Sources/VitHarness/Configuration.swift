@@ -15,15 +15,18 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     public var batch: Int
     public var threads: Int
     public var backend: String
+    /// Pinning policy of the engine's workers (`none`, `compact`, `scatter`, `cores=…`, `kind=…`).
+    public var pin: String
 
     public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
-                backend: String = Backend.default.name) {
+                backend: String = Backend.default.name, pin: String = "none") {
         self.model = model
         self.form = form
         self.resolution = resolution
         self.batch = batch
         self.threads = threads
         self.backend = backend
+        self.pin = pin
     }
 
     /// The zoo name's family part and mixer (`metaformer_s12:attention` → mixer "attention").
@@ -33,7 +36,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     }
 
     /// A stable key for pairing rows across runs (resume, compare).
-    public var key: String { "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)" }
+    public var key: String { "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)" }
 }
 
 /// What one configuration measured (or why it could not be measured).
@@ -60,7 +63,7 @@ public struct BenchResult: Sendable {
         let st = measurement?.statistics
         var f: [(String, String)] = [
             ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
-            ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("backend", c.backend),
+            ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),

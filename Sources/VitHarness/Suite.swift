@@ -1,0 +1,273 @@
+import Foundation
+import VitEngine
+import VitModels
+import Yams
+
+/// A benchmark suite read from YAML: which models (and mixers, forms) to measure at which
+/// resolutions, batch sizes, thread counts, pinning policies and backends, under which protocol.
+///
+/// ```yaml
+/// name: mixers
+/// description: metaformer_s12 with every token mixer
+/// protocol: {min_runs: 10, min_seconds: 1}
+/// repetitions: 1          # measure every configuration this many times
+/// interleave: false       # shuffle configurations across repetitions (seeded) to spread drift
+/// cooldown_seconds: 0     # pause between configurations
+/// baseline: {mixer: pooling}
+/// defaults: {batch: [1], threads: [1], pin: none, backends: [packed], forms: [inference]}
+/// runs:
+///   - model: metaformer_s12
+///     mixers: [pooling, repmixer, attention, dwconv]
+///     forms: [train, inference]
+///     resolutions: [224, 512]
+///     batch: [1, 8]
+/// ```
+/// Every field is checked against what the suite may contain: a mistake is reported with the
+/// file, line and field, and the valid values.
+public struct Suite {
+    public struct Run {
+        public var models: [String]
+        public var forms: [ModelForm]
+        public var resolutions: [Int]?
+        public var batches: [Int]
+        public var threads: [String]
+        public var backends: [String]
+        public var pins: [String]
+    }
+
+    public var name: String
+    public var description: String
+    public var file: String
+    public var measurement: MeasurementProtocol
+    public var repetitions: Int
+    public var interleave: Bool
+    public var seed: UInt64
+    public var cooldownSeconds: Double
+    public var baselineMixer: String
+    public var runs: [Run]
+
+    /// Every configuration, in run order (repetitions included; shuffled when `interleave`).
+    /// `threadCounts` turns a thread spec ("1", "all", "1..4") into counts for this machine.
+    public func configurations(threadCounts: (String) throws -> [Int]) throws -> [BenchConfiguration] {
+        var once: [BenchConfiguration] = []
+        var seen = Set<String>()
+        for run in runs {
+            for model in run.models {
+                let info = try ModelZoo.named(model)
+                for form in run.forms {
+                    for res in run.resolutions ?? [info.resolution] {
+                        for batch in run.batches {
+                            for spec in run.threads {
+                                for t in try threadCounts(spec) {
+                                    for backend in run.backends {
+                                        for pin in run.pins {
+                                            let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
+                                                                       threads: t, backend: backend, pin: pin)
+                                            if seen.insert(c.key).inserted { once.append(c) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var all: [BenchConfiguration] = []
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<repetitions { all += interleave ? once.shuffled(using: &rng) : once }
+        return all
+    }
+}
+
+/// A mistake in a suite file: where, which field, what is allowed.
+public struct SuiteError: Error, CustomStringConvertible {
+    public let file: String
+    public let line: Int?
+    public let field: String
+    public let message: String
+    public var description: String {
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(field): \(message)"
+    }
+}
+
+extension Suite {
+    public static func load(_ path: String) throws -> Suite {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SuiteError(file: path, line: nil, field: "file", message: "cannot read the suite file")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ yaml: String, file: String) throws -> Suite {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw SuiteError(file: file, line: nil, field: "file", message: "the suite is empty")
+            }
+            root = node
+        } catch let e as SuiteError {
+            throw e
+        } catch let e as YamlError {
+            throw SuiteError(file: file, line: yamlErrorLine(e), field: "syntax", message: "not valid YAML: \(e)")
+        }
+        let r = Reader(file: file)
+        let top = try r.mapping(root, "suite", allowed: ["name", "description", "protocol", "repetitions", "interleave", "seed",
+                                                          "cooldown_seconds", "baseline", "defaults", "runs"])
+        var proto = MeasurementProtocol()
+        if let p = top["protocol"] {
+            let m = try r.mapping(p, "protocol", allowed: ["warmup_runs", "warmup_seconds", "min_runs", "min_seconds",
+                                                            "max_seconds", "noise_threshold"])
+            if let v = m["warmup_runs"] { proto.warmupRuns = try r.int(v, "protocol.warmup_runs", min: 0) }
+            if let v = m["warmup_seconds"] { proto.warmupSeconds = try r.double(v, "protocol.warmup_seconds", min: 0) }
+            if let v = m["min_runs"] { proto.minRuns = try r.int(v, "protocol.min_runs", min: 1) }
+            if let v = m["min_seconds"] { proto.minSeconds = try r.double(v, "protocol.min_seconds", min: 0) }
+            if let v = m["max_seconds"] { proto.maxSeconds = try r.double(v, "protocol.max_seconds", min: 0.001) }
+            if let v = m["noise_threshold"] { proto.noiseThreshold = try r.double(v, "protocol.noise_threshold", min: 0) }
+        }
+        var baseline = "pooling"
+        if let b = top["baseline"] {
+            let m = try r.mapping(b, "baseline", allowed: ["mixer"])
+            if let v = m["mixer"] {
+                baseline = try r.string(v, "baseline.mixer", oneOf: MetaFormerS12.Mixer.allCases.map(\.rawValue))
+            }
+        }
+        let runFields = ["model", "models", "mixers", "forms", "resolutions", "batch", "threads", "backends", "pin"]
+        let defaults = try top["defaults"].map { try r.mapping($0, "defaults", allowed: Array(runFields.dropFirst(3))) } ?? [:]
+        guard let runsNode = top["runs"] else {
+            throw SuiteError(file: file, line: root.mark?.line, field: "runs", message: "a suite needs a list of runs")
+        }
+        guard case .sequence(let seq) = runsNode, !seq.isEmpty else {
+            throw SuiteError(file: file, line: runsNode.mark?.line, field: "runs", message: "expected a non-empty list of runs")
+        }
+        var runs: [Run] = []
+        for (i, node) in seq.enumerated() {
+            let f = "runs[\(i)]"
+            let m = try r.mapping(node, f, allowed: runFields)
+            func field(_ k: String) -> Node? { m[k] ?? defaults[k] }
+            var names: [String] = []
+            if let v = m["model"] { names = [try r.string(v, "\(f).model")] }
+            if let v = m["models"] { names += try r.strings(v, "\(f).models") }
+            guard !names.isEmpty else {
+                throw SuiteError(file: file, line: node.mark?.line, field: "\(f).model", message: "each run names a model (or models)")
+            }
+            let known = ModelZoo.all.map(\.name)
+            let families = Set(known.compactMap { $0.split(separator: ":").count == 2 ? String($0.split(separator: ":")[0]) : nil })
+            var models: [String] = []
+            let mixers = try field("mixers").map { try r.strings($0, "\(f).mixers", oneOf: MetaFormerS12.Mixer.allCases.map(\.rawValue)) }
+            let nameNode = m["model"] ?? m["models"]!
+            for n in names {
+                if families.contains(n) {
+                    guard let mixers else {
+                        throw SuiteError(file: file, line: nameNode.mark?.line, field: "\(f).mixers",
+                                         message: "\(n) needs `mixers` (one of \(MetaFormerS12.Mixer.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    models += mixers.map { "\(n):\($0)" }
+                } else if known.contains(n) {
+                    models.append(n)
+                } else {
+                    throw SuiteError(file: file, line: nameNode.mark?.line, field: "\(f).model",
+                                     message: "unknown model '\(n)'; known: \((known + families.sorted()).joined(separator: ", "))")
+                }
+            }
+            let forms = try field("forms").map { try r.strings($0, "\(f).forms", oneOf: ModelForm.allCases.map(\.rawValue)) } ?? ["inference"]
+            let resolutions = try field("resolutions").map { try r.ints($0, "\(f).resolutions", min: 1) }
+            let batches = try field("batch").map { try r.ints($0, "\(f).batch", min: 1) } ?? [1]
+            let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
+            let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.all.map(\.name)) } ?? [Backend.default.name]
+            let pins = try field("pin").map { try r.strings($0, "\(f).pin") } ?? ["none"]
+            runs.append(Run(models: models, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,
+                            batches: batches, threads: threads, backends: backends, pins: pins))
+        }
+        let name = try top["name"].map { try r.string($0, "name") } ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        return Suite(
+            name: name, description: try top["description"].map { try r.string($0, "description") } ?? "", file: file,
+            measurement: proto, repetitions: try top["repetitions"].map { try r.int($0, "repetitions", min: 1) } ?? 1,
+            interleave: try top["interleave"].map { try r.bool($0, "interleave") } ?? false,
+            seed: UInt64(try top["seed"].map { try r.int($0, "seed", min: 0) } ?? 1),
+            cooldownSeconds: try top["cooldown_seconds"].map { try r.double($0, "cooldown_seconds", min: 0) } ?? 0,
+            baselineMixer: baseline, runs: runs)
+    }
+
+    private static func yamlErrorLine(_ e: YamlError) -> Int? {
+        switch e {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return nil
+        }
+    }
+}
+
+/// Typed reads of YAML nodes that fail with the node's line and the field's name.
+private struct Reader {
+    let file: String
+
+    func fail(_ node: Node, _ field: String, _ message: String) -> SuiteError {
+        SuiteError(file: file, line: node.mark?.line, field: field, message: message)
+    }
+
+    func mapping(_ node: Node, _ field: String, allowed: [String]) throws -> [String: Node] {
+        guard case .mapping(let m) = node else { throw fail(node, field, "expected a mapping of \(allowed.joined(separator: ", "))") }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard let key = k.string else { throw fail(k, field, "keys must be names") }
+            guard allowed.contains(key) else {
+                throw fail(k, field.isEmpty || field == "suite" ? key : "\(field).\(key)",
+                           "unknown field; valid fields: \(allowed.joined(separator: ", "))")
+            }
+            out[key] = v
+        }
+        return out
+    }
+
+    func scalar(_ node: Node, _ field: String) throws -> String {
+        guard case .scalar(let s) = node else { throw fail(node, field, "expected a single value") }
+        return s.string
+    }
+
+    func string(_ node: Node, _ field: String, oneOf valid: [String]? = nil) throws -> String {
+        let s = try scalar(node, field)
+        if let valid, !valid.contains(s) {
+            throw fail(node, field, "'\(s)' is not valid; valid values: \(valid.joined(separator: ", "))")
+        }
+        return s
+    }
+
+    func int(_ node: Node, _ field: String, min: Int) throws -> Int {
+        let s = try scalar(node, field)
+        guard let v = Int(s), v >= min else { throw fail(node, field, "expected an integer ≥ \(min), got '\(s)'") }
+        return v
+    }
+
+    func double(_ node: Node, _ field: String, min: Double) throws -> Double {
+        let s = try scalar(node, field)
+        guard let v = Double(s), v >= min else { throw fail(node, field, "expected a number ≥ \(min), got '\(s)'") }
+        return v
+    }
+
+    func bool(_ node: Node, _ field: String) throws -> Bool {
+        let s = try scalar(node, field)
+        switch s.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail(node, field, "expected true or false, got '\(s)'")
+        }
+    }
+
+    /// A list, or a single value standing for a list of one.
+    func list(_ node: Node, _ field: String) throws -> [Node] {
+        switch node {
+        case .sequence(let s):
+            guard !s.isEmpty else { throw fail(node, field, "expected at least one value") }
+            return Array(s)
+        default: return [node]
+        }
+    }
+
+    func strings(_ node: Node, _ field: String, oneOf valid: [String]? = nil) throws -> [String] {
+        try list(node, field).map { try string($0, field, oneOf: valid) }
+    }
+
+    func ints(_ node: Node, _ field: String, min: Int) throws -> [Int] {
+        try list(node, field).map { try int($0, field, min: min) }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+import VitHarness
+
+final class SuiteTests: XCTestCase {
+    static let suites = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Suites").standardizedFileURL
+
+    func counts(_ spec: String) throws -> [Int] {
+        spec == "all" ? [2] : spec.split(separator: ",").map { Int($0)! }
+    }
+
+    func testShippedSuitesParseAndExpand() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.suites.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertEqual(Set(files), ["mixers.yaml", "fastvit.yaml", "accuracy-latency.yaml", "resolution-scaling.yaml", "ci.yaml"])
+        for f in files {
+            let suite = try Suite.load(Self.suites.appendingPathComponent(f).path)
+            XCTAssertFalse(try suite.configurations(threadCounts: counts).isEmpty, f)
+        }
+        let mixers = try Suite.load(Self.suites.appendingPathComponent("mixers.yaml").path)
+        let configs = try mixers.configurations(threadCounts: counts)
+        // 5 mixers × 4 resolutions + 4 mixers × 2 resolutions, × 2 forms × 2 batches.
+        XCTAssertEqual(configs.count, (5 * 4 + 4 * 2) * 2 * 2)
+        XCTAssertTrue(configs.contains { $0.model == "metaformer_s12:repmixer" && $0.form == .train && $0.resolution == 1024 && $0.batch == 8 })
+        XCTAssertFalse(configs.contains { $0.model == "metaformer_s12:attention" && $0.resolution > 512 })
+        XCTAssertEqual(mixers.baselineMixer, "pooling")
+    }
+
+    func testDefaultsRepetitionsAndInterleaving() throws {
+        let yaml = """
+            name: t
+            repetitions: 3
+            interleave: true
+            seed: 7
+            defaults: {batch: [1, 2], threads: "1"}
+            runs:
+              - models: [poolformer_s12, mobileone_s0]
+                resolutions: 64
+            """
+        let suite = try Suite.parse(yaml, file: "t.yaml")
+        let configs = try suite.configurations(threadCounts: counts)
+        XCTAssertEqual(configs.count, 2 * 2 * 3)
+        XCTAssertEqual(Set(configs.map(\.key)).count, 4)
+        // Each repetition holds every configuration once, in its own shuffled order.
+        for r in 0..<3 { XCTAssertEqual(Set(configs[(r * 4)..<(r * 4 + 4)].map(\.key)).count, 4) }
+        XCTAssertEqual(configs.map(\.key), try Suite.parse(yaml, file: "t.yaml").configurations(threadCounts: counts).map(\.key),
+                       "the shuffle is seeded")
+        XCTAssertTrue(configs.allSatisfy { $0.resolution == 64 && $0.pin == "none" })
+    }
+
+    func assertSuiteError(_ yaml: String, line: Int?, contains parts: [String], file: StaticString = #filePath, fileLine: UInt = #line) {
+        XCTAssertThrowsError(try Suite.parse(yaml, file: "bad.yaml"), file: file, line: fileLine) { error in
+            guard let e = error as? SuiteError else { return XCTFail("\(error)", file: file, line: fileLine) }
+            XCTAssertEqual(e.line, line, "\(e)", file: file, line: fileLine)
+            for p in parts { XCTAssertTrue(e.description.contains(p), "\(e) lacks '\(p)'", file: file, line: fileLine) }
+            XCTAssertTrue(e.description.hasPrefix("bad.yaml"), "\(e)", file: file, line: fileLine)
+        }
+    }
+
+    func testMistakesNameFileLineFieldAndValidValues() {
+        assertSuiteError("runs:\n  - model: poolformer_s13\n", line: 2, contains: ["runs[0].model", "unknown model 'poolformer_s13'", "poolformer_s12", "fastvit_t8"])
+        assertSuiteError("runs:\n  - model: metaformer_s12\n    mixers: [pooling, mlp]\n", line: 3, contains: ["runs[0].mixers", "'mlp'", "repmixer"])
+        assertSuiteError("runs:\n  - model: metaformer_s12\n", line: 2, contains: ["runs[0].mixers", "needs `mixers`"])
+        assertSuiteError("name: x\nresolution: 224\nruns: []\n", line: 2, contains: ["resolution", "unknown field", "runs"])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    batch: [1, zero]\n", line: 3, contains: ["runs[0].batch", "integer", "'zero'"])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    forms: [fused]\n", line: 3, contains: ["runs[0].forms", "train, inference"])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    backends: blis\n", line: 3, contains: ["backends", "packed, openblas, reference"])
+        assertSuiteError("protocol: {min_runs: 0}\nruns:\n  - model: fastvit_t8\n", line: 1, contains: ["protocol.min_runs", "≥ 1"])
+        assertSuiteError("runs:\n  - model: [fastvit_t8\n", line: 3, contains: ["syntax", "not valid YAML"])
+        assertSuiteError("name: x\n", line: 1, contains: ["runs", "list of runs"])
+    }
+
+    func testMissingFileIsAClearError() {
+        XCTAssertThrowsError(try Suite.load("/nonexistent/suite.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/suite.yaml"), "\(error)")
+        }
+    }
+}
