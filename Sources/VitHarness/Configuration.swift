@@ -46,6 +46,8 @@ public struct BenchResult: Sendable {
     public let macs: Int
     public let parameters: Int
     public let error: String?
+    /// Peak resident memory while this configuration was built and measured.
+    public var peakRSSBytes: Int? = nil
 
     public var imagesPerSecond: Double? {
         measurement.map { Double(configuration.batch) / $0.statistics.median }
@@ -61,7 +63,7 @@ public struct BenchResult: Sendable {
         let c = configuration
         func ms(_ v: Double?) -> String { v.map { String(format: "%.4f", $0 * 1e3) } ?? "" }
         let st = measurement?.statistics
-        var f: [(String, String)] = [
+        let f: [(String, String)] = [
             ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
             ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
@@ -73,10 +75,12 @@ public struct BenchResult: Sendable {
             ("gflops", gflops.map { String(format: "%.2f", $0) } ?? ""),
             ("gmacs", error == nil ? String(format: "%.4f", Double(macs) * 1e-9) : ""),
             ("params_m", error == nil ? String(format: "%.4f", Double(parameters) * 1e-6) : ""),
+            ("peak_rss_mb", peakRSSBytes.map { String(format: "%.1f", Double($0) / 1048576) } ?? ""),
             ("noisy", st.map { $0.coefficientOfVariation > noiseThreshold ? "yes" : "no" } ?? ""),
             ("error", error ?? ""),
+            // Every run's time, for significance tests when results are compared.
+            ("samples_ms", measurement?.samples.map { String(format: "%.4f", $0 * 1e3) }.joined(separator: ";") ?? ""),
         ]
-        f = f.map { ($0.0, $0.1) }
         return f
     }
 }
@@ -87,6 +91,14 @@ public enum BenchmarkRunner {
     /// an error, never a crash.
     public static func measure(_ c: BenchConfiguration, protocol proto: MeasurementProtocol,
                                pool: ThreadPool? = nil) -> BenchResult {
+        ResidentMemory.resetPeak()
+        var result = measureUnlessFailing(c, protocol: proto, pool: pool)
+        result.peakRSSBytes = ResidentMemory.peakBytes()
+        return result
+    }
+
+    private static func measureUnlessFailing(_ c: BenchConfiguration, protocol proto: MeasurementProtocol,
+                                             pool: ThreadPool?) -> BenchResult {
         do {
             guard let backend = Backend.named(c.backend) else {
                 throw ModelInputError("unknown backend '\(c.backend)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
