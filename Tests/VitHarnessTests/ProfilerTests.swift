@@ -1,0 +1,39 @@
+import Foundation
+import XCTest
+import VitEngine
+import VitHarness
+import VitModels
+
+final class ProfilerTests: XCTestCase {
+    func testGroupingFollowsTimmModulePaths() {
+        XCTAssertEqual(LayerProfile.stage(of: "stages.2.blocks.3.token_mixer.reparam_conv"), "stages.2")
+        XCTAssertEqual(LayerProfile.block(of: "stages.2.blocks.3.token_mixer.reparam_conv"), "stages.2.blocks.3")
+        XCTAssertEqual(LayerProfile.block(of: "stages.1.4.reparam_conv"), "stages.1.4")  // MobileOne
+        XCTAssertEqual(LayerProfile.stage(of: "stem.0.reparam_conv"), "stem.0")
+        XCTAssertEqual(LayerProfile.block(of: "head.fc"), "head")
+        XCTAssertEqual(LayerProfile.stage(of: "input_nhwc"), "input_nhwc")
+    }
+
+    func testProfileCoversEveryStepAndRendersAllOutputs() throws {
+        let model = try ModelZoo.named("metaformer_s12:attention").random()
+        let plan = try model.plan(batch: 1, height: 64, width: 64, pool: ThreadPool(threads: 1))
+        let p = LayerProfile.measure(plan, passes: 3, warmup: 1, protocol: .quick)
+        XCTAssertEqual(p.steps.count, plan.steps.count)
+        XCTAssertEqual(p.steps.map(\.name), plan.steps.map(\.name))
+        XCTAssertEqual(p.steps.reduce(0) { $0 + $1.macs }, plan.totalMACs)
+        XCTAssertTrue(p.steps.allSatisfy { $0.medianSeconds > 0 })
+        XCTAssertGreaterThan(p.unprofiledSeconds, 0)
+        // Groups partition the steps.
+        for groups in [p.byStage, p.byBlock, p.byKind] {
+            XCTAssertEqual(groups.reduce(0) { $0 + $1.steps }, p.steps.count)
+            XCTAssertEqual(groups.reduce(0.0) { $0 + $1.seconds }, p.totalSteps, accuracy: 1e-12)
+        }
+        XCTAssertTrue(p.byKind.contains { $0.name == "attention" })
+        let md = p.markdown(title: "t", top: 5)
+        XCTAssertTrue(md.contains("## Per stage") && md.contains("stages.3") && md.contains("profiler overhead"), md)
+        XCTAssertEqual(p.csv().split(separator: "\n").count, p.steps.count + 1)
+        let trace = try JSONSerialization.jsonObject(with: Data(p.chromeTrace(process: "t").utf8)) as? [String: Any]
+        let events = trace?["traceEvents"] as? [[String: Any]]
+        XCTAssertEqual(events?.filter { $0["ph"] as? String == "X" }.count, p.steps.count)
+    }
+}
