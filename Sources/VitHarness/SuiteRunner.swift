@@ -1,0 +1,75 @@
+import Foundation
+import VitEngine
+
+/// Runs a suite's configurations one after another: progress with an ETA on stderr, optional
+/// cooldown, a failed configuration becomes a row with its error, and every finished row is
+/// handed to `record` at once (the caller appends and flushes it), so an interrupted run keeps
+/// everything it measured.
+public struct SuiteRunner {
+    public let suite: Suite
+    public let configurations: [BenchConfiguration]
+    /// Columns every row carries besides the measurement: suite, machine, commit, ...
+    public let context: [(String, String)]
+    /// Builds the engine's pool for a configuration (the harness pins its workers here) and
+    /// says how binding went, for the row's `pinning_status` column.
+    public let makePool: (BenchConfiguration) throws -> (ThreadPool, String)
+
+    public init(suite: Suite, configurations: [BenchConfiguration], context: [(String, String)],
+                makePool: @escaping (BenchConfiguration) throws -> (ThreadPool, String)) {
+        self.suite = suite
+        self.configurations = configurations
+        self.context = context
+        self.makePool = makePool
+    }
+
+    /// - Parameters:
+    ///   - skip: configurations already measured (resume).
+    ///   - record: receives each finished row, in column order.
+    public func run(skip: (BenchConfiguration) -> Bool, progress: (String) -> Void = SuiteRunner.stderrLine,
+                    record: ([(String, String)]) throws -> Void) throws {
+        let todo = configurations.filter { !skip($0) }
+        let skipped = configurations.count - todo.count
+        if skipped > 0 { progress("resuming: \(skipped) of \(configurations.count) configurations already measured") }
+        let clock = ContinuousClock()
+        let start = clock.now
+        for (i, c) in todo.enumerated() {
+            let elapsed = (clock.now - start).seconds
+            let eta = i == 0 ? "?" : SuiteRunner.duration(elapsed / Double(i) * Double(todo.count - i))
+            progress("[\(i + 1)/\(todo.count)] \(c.model) \(c.form.rawValue) \(c.resolution)px batch \(c.batch) "
+                     + "\(c.threads) thread(s) pin \(c.pin) \(c.backend) — elapsed \(SuiteRunner.duration(elapsed)), ETA \(eta)")
+            var status = ""
+            let result: BenchResult
+            do {
+                let (pool, s) = try makePool(c)
+                status = s
+                result = BenchmarkRunner.measure(c, protocol: suite.measurement, pool: pool)
+            } catch {
+                result = BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")
+            }
+            if let e = result.error { progress("  failed: \(e.split(separator: "\n").first ?? "")") }
+            else if let m = result.measurement {
+                let noisy = m.statistics.coefficientOfVariation > suite.measurement.noiseThreshold ? " (noisy)" : ""
+                progress(String(format: "  median %.3f ms, CV %.3f%@", m.statistics.median * 1e3, m.statistics.coefficientOfVariation, noisy))
+            }
+            let timestamp = ISO8601DateFormatter().string(from: Date())
+            try record(context + [("pinning_status", status), ("timestamp", timestamp),
+                                  ("cooldown_s", String(suite.cooldownSeconds)), ("interleaved", suite.interleave ? "yes" : "no")]
+                       + result.fields(noiseThreshold: suite.measurement.noiseThreshold))
+            if suite.cooldownSeconds > 0 && i + 1 < todo.count { Thread.sleep(forTimeInterval: suite.cooldownSeconds) }
+        }
+        progress("done: \(todo.count) configurations in \(SuiteRunner.duration((clock.now - start).seconds))")
+    }
+
+    public static func stderrLine(_ s: String) {
+        FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+    }
+
+    static func duration(_ s: Double) -> String {
+        s < 60 ? String(format: "%.0fs", s) : s < 3600 ? String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60)
+            : String(format: "%dh%02dm", Int(s) / 3600, Int(s) % 3600 / 60)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
