@@ -29,9 +29,10 @@ let package = Package(
         .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
         .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc", .product(name: "Yams", package: "Yams")],
                 path: "Sources/VitHarness"),
+        .target(name: "VitReports", path: "Sources/VitReports"),
         .executableTarget(
             name: "vitbench",
-            dependencies: ["VitEngine", "VitModels", "VitHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VitEngine", "VitModels", "VitHarness", "VitReports", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/vitbench"),
         .testTarget(name: "VitEngineTests", dependencies: ["VitEngine", "CKernels"], path: "Tests/VitEngineTests"),
         .testTarget(name: "VitModelsTests", dependencies: ["VitModels", "VitEngine"], path: "Tests/VitModelsTests",
@@ -39,6 +40,7 @@ let package = Package(
         // Runs the built binary; depending on the executable makes `swift test` build it first.
         .testTarget(name: "VitHarnessTests", dependencies: ["VitHarness"], path: "Tests/VitHarnessTests"),
         .testTarget(name: "CLITests", dependencies: ["vitbench"], path: "Tests/CLITests"),
+        .testTarget(name: "VitReportsTests", dependencies: ["VitReports"], path: "Tests/VitReportsTests"),
     ],
     swiftLanguageModes: [.v5]
 )
