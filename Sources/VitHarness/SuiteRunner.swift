@@ -60,6 +60,14 @@ public struct SuiteRunner {
         progress("done: \(todo.count) configurations in \(SuiteRunner.duration((clock.now - start).seconds))")
     }
 
+    /// The columns of every row this runner writes, in order.
+    public var header: [String] {
+        let probe = BenchResult(configuration: BenchConfiguration(model: "", resolution: 1), measurement: nil, macs: 0,
+                                parameters: 0, error: "")
+        return context.map(\.0) + ["pinning_status", "timestamp", "cooldown_s", "interleaved"]
+            + probe.fields(noiseThreshold: 0).map(\.0)
+    }
+
     public static func stderrLine(_ s: String) {
         FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
     }

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import VitEngine
+import VitHarness
+import VitReports
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a benchmark suite (Suites/*.yaml): one CSV row per configuration, flushed as it finishes, then Markdown and JSON.",
+        discussion: """
+            Results go to Results/<machine-id>/<suite>.{csv,md,json} unless --out names a folder. An interrupted \
+            run keeps every finished row; --resume skips the configurations already in the CSV. A configuration \
+            that fails writes a row with its error and the run goes on.
+            """)
+
+    @Argument(help: "Suite file, e.g. Suites/mixers.yaml.")
+    var suite: String
+
+    @Option(help: "Folder for the results (default: Results/<machine-id>).")
+    var out: String?
+
+    @Option(help: "Only configurations whose key (model|form|resolution|batch|threads|backend|pinning) contains this text; repeat to narrow.")
+    var filter: [String] = []
+
+    @Flag(help: "Skip configurations already in the CSV (after an interruption).")
+    var resume = false
+
+    @Flag(help: "Replace an existing CSV instead of refusing to touch it.")
+    var overwrite = false
+
+    @Flag(help: "List the configurations and exit.")
+    var dryRun = false
+
+    func run() throws {
+        let suite = try Suite.load(self.suite)
+        let environment = try RunEnvironment.current()
+        let all = try suite.configurations(threadCounts: environment.threadCounts)
+        let configs = all.filter { c in filter.allSatisfy { c.key.contains($0) } }
+        guard !configs.isEmpty else {
+            throw ValidationError("no configuration of \(self.suite) matches the filter \(filter)")
+        }
+        if dryRun {
+            for c in configs { print(c.key) }
+            print("\(configs.count) configuration(s)")
+            return
+        }
+        let folder = out ?? "Results/\(environment.machineID)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let csvPath = (folder as NSString).appendingPathComponent("\(suite.name).csv")
+        if FileManager.default.fileExists(atPath: csvPath) && !resume {
+            guard overwrite else {
+                throw ValidationError("\(csvPath) exists: pass --resume to continue it or --overwrite to start anew")
+            }
+            try FileManager.default.removeItem(atPath: csvPath)
+        }
+        let context = [("suite", suite.name)] + environment.columns
+        let runner = SuiteRunner(suite: suite, configurations: configs, context: context, makePool: environment.makePool)
+        let appender = try CSVAppender(path: csvPath, header: runner.header)
+        if appender.droppedPartialRecord { SuiteRunner.stderrLine("\(csvPath): cut off a partial last row left by an interrupted run") }
+        let done = Set((0..<appender.existing.rows.count).map { r in
+            ResultColumns.key.map { appender.existing.value(r, $0) }.joined(separator: "|")
+        })
+        SuiteRunner.stderrLine("\(suite.name): \(configs.count) configuration(s) → \(csvPath)")
+        try runner.run(skip: { done.contains($0.key) }, record: { try appender.append(fields: $0) })
+        try RunEnvironment.render(csvPath: csvPath, baseline: suite.baselineMixer)
+    }
+}
+
+/// What a run needs from the machine: its identity columns, thread counts and pinned pools.
+struct RunEnvironment {
+    let machineID: String
+    let columns: [(String, String)]
+    let threadCounts: (String) throws -> [Int]
+    let makePool: (BenchConfiguration) throws -> (ThreadPool, String)
+
+    static func current() throws -> RunEnvironment {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return RunEnvironment(
+            machineID: "local", columns: [("machine_id", "local")],
+            threadCounts: { spec in spec == "all" ? [cores] : spec.split(separator: ",").compactMap { Int($0) } },
+            makePool: { c in (ThreadPool(threads: c.threads), "not pinned") })
+    }
+
+    /// Markdown and JSON next to the CSV.
+    static func render(csvPath: String, baseline: String) throws {
+        let table = try ResultTable.read(contentsOf: csvPath)
+        let md = try MarkdownReport(baselineMixer: baseline, published: Report.published).render(table)
+        try md.write(toFile: MarkdownReport.path(forCSV: csvPath), atomically: true, encoding: .utf8)
+        let jsonPath = (csvPath as NSString).deletingPathExtension + ".json"
+        try table.json().write(toFile: jsonPath, atomically: true, encoding: .utf8)
+        SuiteRunner.stderrLine("wrote \(MarkdownReport.path(forCSV: csvPath)) and \(jsonPath)")
+    }
+}
