@@ -10,12 +10,12 @@ public struct SuiteRunner {
     public let configurations: [BenchConfiguration]
     /// Columns every row carries besides the measurement: suite, machine, commit, ...
     public let context: [(String, String)]
-    /// Builds the engine's pool for a configuration (the harness pins its workers here) and
-    /// says how binding went, for the row's `pinning_status` column.
-    public let makePool: (BenchConfiguration) throws -> (ThreadPool, String)
+    /// Builds the engine's pool for a configuration, its workers pinned as the configuration
+    /// says; its status goes into the row's `pinning_status` column.
+    public let makePool: (BenchConfiguration) throws -> PinnedPool
 
     public init(suite: Suite, configurations: [BenchConfiguration], context: [(String, String)],
-                makePool: @escaping (BenchConfiguration) throws -> (ThreadPool, String)) {
+                makePool: @escaping (BenchConfiguration) throws -> PinnedPool) {
         self.suite = suite
         self.configurations = configurations
         self.context = context
@@ -40,9 +40,11 @@ public struct SuiteRunner {
             var status = ""
             let result: BenchResult
             do {
-                let (pool, s) = try makePool(c)
-                status = s
-                result = BenchmarkRunner.measure(c, protocol: suite.measurement, pool: pool)
+                let pinned = try makePool(c)
+                status = pinned.status
+                if status.contains("NOT pinned") || status.contains("partly") { progress("  \(status)") }
+                result = BenchmarkRunner.measure(c, protocol: suite.measurement, pool: pinned.pool)
+                pinned.finish()
             } catch {
                 result = BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")
             }

@@ -56,6 +56,9 @@ struct Bench: ParsableCommand {
     @Option(help: "train (multi-branch, as trained) or inference (reparameterised).")
     var form: ModelForm = .inference
 
+    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
+    var pin = "none"
+
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
     var backend = Backend.default.name
 
@@ -69,10 +72,14 @@ struct Bench: ParsableCommand {
         if let mixer { name = model.contains(":") ? model : "\(model):\(mixer)" }
         let info = try ModelZoo.named(name)
         let config = BenchConfiguration(model: name, form: form, resolution: resolution ?? info.resolution, batch: batch,
-                                        threads: threads, backend: backend)
+                                        threads: threads, backend: backend, pin: pin)
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
-        let result = BenchmarkRunner.measure(config, protocol: proto)
-        let fields = result.fields(noiseThreshold: proto.noiseThreshold)
+        let environment = try RunEnvironment.current()
+        let pinned = try environment.makePool(config)
+        FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
+        let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)
+        pinned.finish()
+        let fields = environment.columns + [("pinning_status", pinned.status)] + result.fields(noiseThreshold: proto.noiseThreshold)
         if json {
             let body = fields.map { "\"\($0.0)\": \(jsonValue($0.1))" }.joined(separator: ", ")
             print("{\(body)}")

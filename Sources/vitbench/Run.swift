@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let suite = try Suite.load(self.suite)
         let environment = try RunEnvironment.current()
-        let all = try suite.configurations(threadCounts: environment.threadCounts)
+        let all = try suite.configurations(threadCounts: environment.threadCounts(_:))
         let configs = all.filter { c in filter.allSatisfy { c.key.contains($0) } }
         guard !configs.isEmpty else {
             throw ValidationError("no configuration of \(self.suite) matches the filter \(filter)")
@@ -54,7 +54,7 @@ struct Run: ParsableCommand {
             try FileManager.default.removeItem(atPath: csvPath)
         }
         let context = [("suite", suite.name)] + environment.columns
-        let runner = SuiteRunner(suite: suite, configurations: configs, context: context, makePool: environment.makePool)
+        let runner = SuiteRunner(suite: suite, configurations: configs, context: context, makePool: environment.makePool(_:))
         let appender = try CSVAppender(path: csvPath, header: runner.header)
         if appender.droppedPartialRecord { SuiteRunner.stderrLine("\(csvPath): cut off a partial last row left by an interrupted run") }
         let done = Set((0..<appender.existing.rows.count).map { r in
@@ -68,17 +68,21 @@ struct Run: ParsableCommand {
 
 /// What a run needs from the machine: its identity columns, thread counts and pinned pools.
 struct RunEnvironment {
+    let topology: Topology
     let machineID: String
     let columns: [(String, String)]
-    let threadCounts: (String) throws -> [Int]
-    let makePool: (BenchConfiguration) throws -> (ThreadPool, String)
 
     static func current() throws -> RunEnvironment {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        return RunEnvironment(
-            machineID: "local", columns: [("machine_id", "local")],
-            threadCounts: { spec in spec == "all" ? [cores] : spec.split(separator: ",").compactMap { Int($0) } },
-            makePool: { c in (ThreadPool(threads: c.threads), "not pinned") })
+        let topology = try Topology.thisMachine()
+        let info = try MachineInfo.collect(topology: topology)
+        return RunEnvironment(topology: topology, machineID: info.machineID, columns: info.rowColumns)
+    }
+
+    /// `all` is every core of this machine (one worker per core).
+    func threadCounts(_ spec: String) throws -> [Int] { try ThreadSweep.parse(spec, all: topology.cores.count) }
+
+    func makePool(_ c: BenchConfiguration) throws -> PinnedPool {
+        try PinnedPool(threads: c.threads, pin: c.pin, topology: topology)
     }
 
     /// Markdown and JSON next to the CSV.

@@ -1,0 +1,28 @@
+import VitEngine
+
+/// The engine's pool for one configuration, its workers bound as the configuration's pinning
+/// policy says — or unbound, with the reason, where the OS refuses.
+public struct PinnedPool {
+    public let pool: ThreadPool
+    /// One line for output and the `pinning_status` column.
+    public let status: String
+    let pinner: Pinner?
+
+    public init(threads: Int, pin: String, topology: Topology) throws {
+        let policy = try PinningPolicy(parsing: pin)
+        guard policy.binds else {
+            pool = ThreadPool(threads: threads)
+            status = "not pinned (policy none)"
+            pinner = nil
+            return
+        }
+        let p = try Pinner(policy: policy, threads: threads, topology: topology)
+        pool = ThreadPool(threads: threads, onWorkerStart: p.hook)
+        status = p.status
+        pinner = p
+    }
+
+    /// Gives the calling thread (worker 0) its affinity back, so that later pools and threads do
+    /// not inherit this configuration's binding.
+    public func finish() { pinner?.restoreCallingThread() }
+}
