@@ -3,6 +3,7 @@ import Foundation
 import VitEngine
 import VitHarness
 import VitModels
+import VitReports
 
 /// Protocol options shared by every command that measures.
 struct ProtocolOptions: ParsableArguments {
@@ -50,8 +51,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Batch size.")
     var batch = 1
 
-    @Option(name: .shortAndLong, help: "Worker threads.")
-    var threads = 1
+    @Option(name: .shortAndLong, help: "Worker threads, or a sweep: 4, 1,2,all, 1..N, 1..all*2 (one row each).")
+    var threads = "1"
 
     @Option(help: "train (multi-branch, as trained) or inference (reparameterised).")
     var form: ModelForm = .inference
@@ -71,33 +72,31 @@ struct Bench: ParsableCommand {
         var name = model
         if let mixer { name = model.contains(":") ? model : "\(model):\(mixer)" }
         let info = try ModelZoo.named(name)
-        let config = BenchConfiguration(model: name, form: form, resolution: resolution ?? info.resolution, batch: batch,
-                                        threads: threads, backend: backend, pin: pin)
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
-        let pinned = try environment.makePool(config)
-        FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
-        let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)
-        pinned.finish()
-        let fields = environment.columns + [("pinning_status", pinned.status)] + result.fields(noiseThreshold: proto.noiseThreshold)
-        if json {
-            let body = fields.map { "\"\($0.0)\": \(jsonValue($0.1))" }.joined(separator: ", ")
-            print("{\(body)}")
-        } else {
-            print("| " + fields.map(\.0).joined(separator: " | ") + " |")
-            print("|" + String(repeating: "---|", count: fields.count))
-            print("| " + fields.map(\.1).joined(separator: " | ") + " |")
+        let counts = try ThreadSweep.parse(threads, policy: PinningPolicy(parsing: pin), topology: environment.topology)
+        var failures: [String] = []
+        for (i, t) in counts.enumerated() {
+            let config = BenchConfiguration(model: name, form: form, resolution: resolution ?? info.resolution, batch: batch,
+                                            threads: t, backend: backend, pin: pin)
+            let pinned = try environment.makePool(config)
+            FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
+            let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)
+            pinned.finish()
+            let fields = environment.columns + [("pinning_status", pinned.status)] + result.fields(noiseThreshold: proto.noiseThreshold)
+            if json {
+                print("{" + fields.map { "\(JSON.string($0.0)): \(JSON.value($0.1, column: $0.0))" }.joined(separator: ", ") + "}")
+            } else {
+                if i == 0 {
+                    print("| " + fields.map(\.0).joined(separator: " | ") + " |")
+                    print("|" + String(repeating: "---|", count: fields.count))
+                }
+                print("| " + fields.map(\.1).joined(separator: " | ") + " |")
+            }
+            if let error = result.error { failures.append(error) }
         }
-        if let error = result.error { throw ValidationError(error) }
+        if !failures.isEmpty { throw ValidationError(failures.joined(separator: "\n")) }
     }
 }
 
 extension ModelForm: ExpressibleByArgument {}
-
-/// Numbers stay numbers in JSON; everything else is a string.
-func jsonValue(_ s: String) -> String {
-    if !s.isEmpty, Double(s) != nil { return s }
-    let escaped = s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        .replacingOccurrences(of: "\n", with: "\\n")
-    return "\"\(escaped)\""
-}
