@@ -269,8 +269,8 @@ public final class FastViT: ImageClassifier {
         func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
             if let reparamConv { return try b.scope("reparam_conv") { try reparamConv.forward(b, x) } }
             guard let largeConv, let smallConv else { throw PlanError(module: b.modulePath, "ReparamLargeKernelConv without branches") }
-            let large = try b.scope("large_conv") { try b.apply(foldedConv(largeConv), [x]) }
-            return try b.scope("small_conv") { try b.apply(foldedConv(smallConv, residual: true), [x, large]) }
+            let large = try b.scope("large_conv") { try b.apply(largeConv.foldedOp(), [x]) }
+            return try b.scope("small_conv") { try b.apply(smallConv.foldedOp(residual: true), [x, large]) }
         }
     }
 
@@ -331,7 +331,7 @@ public final class FastViT: ImageClassifier {
         /// x + s·mlp(x): BN folded into the depthwise conv, GELU into fc1, the layer scale and the
         /// residual into fc2.
         func forward(_ b: PlanBuilder, _ x: Value, layerScale: LayerScale2d?) throws -> Value {
-            let c = try b.scope("conv") { try b.apply(foldedConv(conv), [x]) }
+            let c = try b.scope("conv") { try b.apply(conv.foldedOp(), [x]) }
             let h = try b.scope("fc1") { try fc1.forward(b, c, activation: .gelu) }
             return try b.scope("fc2") { try fc2.forward(b, h, residual: x, outputScale: layerScale?.values) }
         }
@@ -418,11 +418,11 @@ public final class FastViT: ImageClassifier {
             let tokens = try b.reshape(x, [shape[0], shape[1] * shape[2], dim])
             let y = try b.scope("token_mixer") {
                 let (scale, shift) = norm.params.scaleShift
-                let q = try b.scope("qkv") { try b.apply(linear(tokenMixer.qkv, inputScale: scale, inputShift: shift), [tokens]) }
+                let q = try b.scope("qkv") { try b.apply(tokenMixer.qkv.folded(inputScale: scale, inputShift: shift), [tokens]) }
                 let o = try b.apply(ScaledDotProductAttention.fusedQKV(heads: dim / Attention.headDim, headDim: Attention.headDim),
                                     [q], name: "attn")
                 return try b.scope("proj") {
-                    try b.apply(linear(tokenMixer.proj, outputScale: layerScale1?.values, residual: true), [o, tokens])
+                    try b.apply(tokenMixer.proj.folded(outputScale: layerScale1?.values, residual: true), [o, tokens])
                 }
             }
             let x1 = try b.reshape(y, shape)
@@ -433,34 +433,6 @@ public final class FastViT: ImageClassifier {
 
 /// timm's `get_padding` for the static padding of `create_conv2d`.
 private func timmPadding(_ kernel: Int, stride: Int) -> Int { ((stride - 1) + (kernel - 1)) / 2 }
-
-/// A conv+BN pair as the one conv it computes.
-private func foldedConv(_ cn: ConvNorm, residual: Bool = false) -> Conv2d {
-    let (w, b) = cn.fused
-    return Conv2d(weight: w, bias: b, stride: cn.conv.stride, padding: cn.conv.padding, groups: cn.conv.groups,
-                  addsResidual: residual)
-}
-
-/// A Linear with a per-feature affine on its input folded in, W·(a⊙x + c) + b = (W·diag a)·x +
-/// (W·c + b), and a per-output scale s on its result, diag(s)·(W·x + b) — computed in double.
-private func linear(_ l: LinearLayer, inputScale: [Float]? = nil, inputShift: [Float]? = nil,
-                    outputScale: [Float]? = nil, residual: Bool = false) -> Linear {
-    let (co, ci) = (l.weight.shape[0], l.weight.shape[1])
-    var w = l.weight
-    var b = [Double](repeating: 0, count: co)
-    for o in 0..<co {
-        var acc = Double(l.bias?.data[o] ?? 0)
-        let s = Double(outputScale?[o] ?? 1)
-        for i in 0..<ci {
-            let wi = Double(w.data[o * ci + i])
-            if let inputShift { acc += wi * Double(inputShift[i]) }
-            w.data[o * ci + i] = Float(wi * Double(inputScale?[i] ?? 1) * s)
-        }
-        b[o] = acc * s
-    }
-    let hasBias = l.bias != nil || inputShift != nil
-    return Linear(weight: w, bias: hasBias ? Tensor(shape: [co], data: b.map(Float.init)) : nil, addsResidual: residual)
-}
 
 extension ModelZoo {
     static var fastViT: [ModelInfo] {

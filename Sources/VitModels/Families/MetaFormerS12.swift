@@ -183,7 +183,7 @@ public final class MetaFormerS12: ImageClassifier {
             // padding), the layer scale into fc2, and the residual into fc2's epilogue.
             let (scale, shift) = norm.params.scaleShift
             let hidden = try b.scope("mlp") {
-                try b.scope("fc1") { try b.apply(foldInputAffine(fc1, scale: scale, shift: shift).op(activation: .gelu), [mixed]) }
+                try b.scope("fc1") { try b.apply(fc1.foldingInputAffine(scale: scale, shift: shift).op(activation: .gelu), [mixed]) }
             }
             return try b.scope("mlp") {
                 try b.scope("fc2") { try fc2.forward(b, hidden, residual: mixed, outputScale: layerScale.data) }
@@ -211,7 +211,7 @@ public final class MetaFormerS12: ImageClassifier {
                 let q = try b.scope("qkv") { try qkv!.forward(b, tokens) }
                 let o = try b.apply(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: dim / heads), [q], name: "attn")
                 let xt = try b.reshape(x, [shape[0], shape[1] * shape[2], dim])
-                let scaled = LinearLayerScaled(proj!, scale: mixerScale!.data)
+                let scaled = proj!.folded(outputScale: mixerScale!.data, residual: true)
                 let y = try b.scope("proj") { try b.apply(scaled, [o, xt]) }
                 return try b.reshape(y, shape)
             }
@@ -230,31 +230,4 @@ public final class MetaFormerS12: ImageClassifier {
                 })
         }
     }
-}
-
-/// fc(x)·s as one Linear with the scale folded into its rows, plus the residual epilogue.
-func LinearLayerScaled(_ l: LinearLayer, scale: [Float]) -> Linear {
-    var w = l.weight
-    let cin = w.shape[1]
-    for o in 0..<w.shape[0] { for i in 0..<cin { w.data[o * cin + i] *= scale[o] } }
-    let b = l.bias.map { Tensor(shape: $0.shape, data: zip($0.data, scale).map { $0 * $1 }) }
-    return Linear(weight: w, bias: b, addsResidual: true)
-}
-
-/// A 1x1 conv applied after a per-channel affine (an inference BatchNorm): W·(a⊙x + c) + b =
-/// (W·diag(a))·x + (W·c + b). Exact only for convs without padding.
-func foldInputAffine(_ conv: Conv2dLayer, scale: [Float], shift: [Float]) -> Conv2dLayer {
-    precondition(conv.kernel == 1 && conv.padding == 0 && conv.groups == 1, "only a 1x1 conv absorbs an input affine")
-    let (co, ci) = (conv.weight.shape[0], conv.weight.shape[1])
-    var w = conv.weight
-    var b = conv.bias ?? Tensor(zeros: [co])
-    for o in 0..<co {
-        var extra = 0.0
-        for i in 0..<ci {
-            extra += Double(w.data[o * ci + i]) * Double(shift[i])
-            w.data[o * ci + i] *= scale[i]
-        }
-        b.data[o] = Float(Double(b.data[o]) + extra)
-    }
-    return Conv2dLayer(weight: w, bias: b, stride: 1, padding: 0, groups: 1)
 }
