@@ -33,9 +33,7 @@ public final class MetaFormerS12: ImageClassifier {
 
     public let config: Config
     public let mixer: Mixer
-    let stem: Conv2dLayer
-    let downsamples: [Conv2dLayer?]
-    let blocks: [[Block]]
+    let stages: MetaFormerStages<Block>
     let head: LinearLayer
     public var numClasses: Int { config.numClasses }
 
@@ -46,73 +44,34 @@ public final class MetaFormerS12: ImageClassifier {
         self.config = config
         self.mixer = mixer
         let dims = config.dims
-        stem = w.scope("stem") { w.scope("conv") { Conv2dLayer(w, in: 3, out: dims[0], kernel: 7, stride: 4, padding: 3) } }
-        var ds: [Conv2dLayer?] = [], bl: [[Block]] = []
-        for (i, depth) in config.depths.enumerated() {
-            try w.scope("stages") {
-                try w.scope("\(i)") {
-                    ds.append(i == 0 ? nil : w.scope("downsample") {
-                        w.scope("conv") { Conv2dLayer(w, in: dims[i - 1], out: dims[i], kernel: 3, stride: 2, padding: 1) }
-                    })
-                    bl.append(try (0..<depth).map { j in
-                        try w.scope("blocks") { try w.scope("\(j)") { try Block(w, dim: dims[i], mixer: mixer, headDim: config.headDim) } }
-                    })
-                }
-            }
-        }
-        downsamples = ds
-        blocks = bl
+        stages = try MetaFormerStages(w, dims: dims, depths: config.depths, stemPadding: 3, downsamples: { $0 > 0 },
+                                      block: { i, _ in try Block(w, dim: dims[i], mixer: mixer, headDim: config.headDim) })
         head = w.scope("head") { w.scope("fc") { LinearLayer(w, in: dims.last!, out: config.numClasses) } }
     }
 
     public var isReparameterizable: Bool { mixer == .repmixer }
 
-    public func reparameterize() { blocks.joined().forEach { $0.reparameterize() } }
+    public func reparameterize() { stages.blocks.joined().forEach { $0.reparameterize() } }
 
     public func checkInput(height: Int, width: Int) throws {
-        var h = convOut(height, kernel: 7, stride: 4, padding: 3), w = convOut(width, kernel: 7, stride: 4, padding: 3)
-        for _ in 1..<config.depths.count {
-            h = convOut(h, kernel: 3, stride: 2, padding: 1)
-            w = convOut(w, kernel: 3, stride: 2, padding: 1)
-        }
-        guard height >= 7, width >= 7, h >= 1, w >= 1 else {
+        guard height >= 7, width >= 7, stages.outputSize(height) >= 1, stages.outputSize(width) >= 1 else {
             throw ModelInputError("metaformer_s12 needs at least 7x7 input, got \(height)x\(width)")
         }
     }
 
     public func collect(_ sd: inout StateDict) {
-        sd.scope("stem") { sd in sd.scope("conv") { stem.collect(&$0) } }
-        for (i, stage) in blocks.enumerated() {
-            sd.scope("stages") { sd in
-                sd.scope("\(i)") { sd in
-                    if let d = downsamples[i] { sd.scope("downsample") { sd in sd.scope("conv") { d.collect(&$0) } } }
-                    for (j, block) in stage.enumerated() { sd.scope("blocks") { sd in sd.scope("\(j)") { block.collect(&$0) } } }
-                }
-            }
-        }
+        stages.collect(&sd)
         sd.scope("head") { sd in sd.scope("fc") { head.collect(&$0) } }
     }
 
     public func forward(_ b: PlanBuilder, _ input: Value) throws -> Value {
-        var x = try b.scope("stem") { try b.scope("conv") { try stem.forward(b, input) } }
-        for (i, stage) in blocks.enumerated() {
-            x = try b.scope("stages") {
-                try b.scope("\(i)") {
-                    var y = x
-                    if let d = downsamples[i] { y = try b.scope("downsample") { try b.scope("conv") { try d.forward(b, y) } } }
-                    for (j, block) in stage.enumerated() {
-                        y = try b.scope("blocks") { try b.scope("\(j)") { try block.forward(b, y) } }
-                    }
-                    return y
-                }
-            }
-        }
+        let x = try stages.forward(b, input)
         let pooled = try b.scope("head") { try b.apply(GlobalAvgPool(), [x], name: "global_pool") }
         return try b.scope("head") { try b.scope("fc") { try head.forward(b, pooled) } }
     }
 
     /// One block: x = mixer(x); x = x + s·mlp(bn(x)).
-    final class Block: Module {
+    final class Block: PlanBlock {
         let dim: Int
         let mixer: Mixer
         let heads: Int

@@ -22,9 +22,7 @@ public final class PoolFormer: ImageClassifier {
     }
 
     public let config: Config
-    let stem: Conv2dLayer
-    let downsamples: [Conv2dLayer?]
-    let blocks: [[Block]]
+    let stages: MetaFormerStages<Block>
     let headNorm: LayerNormLayer
     let head: LinearLayer
     public var numClasses: Int { config.numClasses }
@@ -32,48 +30,22 @@ public final class PoolFormer: ImageClassifier {
     public init(_ w: Weights, config: Config) {
         self.config = config
         let dims = config.dims
-        stem = w.scope("stem") { w.scope("conv") { Conv2dLayer(w, in: 3, out: dims[0], kernel: 7, stride: 4, padding: 2) } }
-        var ds: [Conv2dLayer?] = [], bl: [[Block]] = []
-        for (i, depth) in config.depths.enumerated() {
-            w.scope("stages") {
-                w.scope("\(i)") {
-                    let inDim = i == 0 ? dims[0] : dims[i - 1]
-                    ds.append(inDim == dims[i] ? nil : w.scope("downsample") {
-                        w.scope("conv") { Conv2dLayer(w, in: inDim, out: dims[i], kernel: 3, stride: 2, padding: 1) }
-                    })
-                    bl.append((0..<depth).map { j in
-                        w.scope("blocks") { w.scope("\(j)") { Block(w, dim: dims[i], layerScaleInit: config.layerScaleInit) } }
-                    })
-                }
-            }
-        }
-        downsamples = ds
-        blocks = bl
+        // timm: a stage downsamples when its width differs from the previous one.
+        stages = MetaFormerStages(w, dims: dims, depths: config.depths, stemPadding: 2,
+                                  downsamples: { i in i > 0 && dims[i - 1] != dims[i] },
+                                  block: { i, _ in Block(w, dim: dims[i], layerScaleInit: config.layerScaleInit) })
         headNorm = w.scope("head") { w.scope("norm") { LayerNormLayer(w, channels: dims.last!, eps: 1e-6) } }
         head = w.scope("head") { w.scope("fc") { LinearLayer(w, in: dims.last!, out: config.numClasses) } }
     }
 
     public func checkInput(height: Int, width: Int) throws {
-        var h = convOut(height, kernel: 7, stride: 4, padding: 2), w = convOut(width, kernel: 7, stride: 4, padding: 2)
-        for d in downsamples where d != nil {
-            h = convOut(h, kernel: 3, stride: 2, padding: 1)
-            w = convOut(w, kernel: 3, stride: 2, padding: 1)
-        }
-        guard height >= 3, width >= 3, h >= 1, w >= 1 else {
+        guard height >= 3, width >= 3, stages.outputSize(height) >= 1, stages.outputSize(width) >= 1 else {
             throw ModelInputError("PoolFormer needs at least 3x3 input, got \(height)x\(width)")
         }
     }
 
     public func collect(_ sd: inout StateDict) {
-        sd.scope("stem") { sd in sd.scope("conv") { stem.collect(&$0) } }
-        for (i, stage) in blocks.enumerated() {
-            sd.scope("stages") { sd in
-                sd.scope("\(i)") { sd in
-                    if let d = downsamples[i] { sd.scope("downsample") { sd in sd.scope("conv") { d.collect(&$0) } } }
-                    for (j, block) in stage.enumerated() { sd.scope("blocks") { sd in sd.scope("\(j)") { block.collect(&$0) } } }
-                }
-            }
-        }
+        stages.collect(&sd)
         sd.scope("head") { sd in
             sd.scope("norm") { headNorm.collect(&$0) }
             sd.scope("fc") { head.collect(&$0) }
@@ -81,19 +53,7 @@ public final class PoolFormer: ImageClassifier {
     }
 
     public func forward(_ b: PlanBuilder, _ input: Value) throws -> Value {
-        var x = try b.scope("stem") { try b.scope("conv") { try stem.forward(b, input) } }
-        for (i, stage) in blocks.enumerated() {
-            x = try b.scope("stages") {
-                try b.scope("\(i)") {
-                    var y = x
-                    if let d = downsamples[i] { y = try b.scope("downsample") { try b.scope("conv") { try d.forward(b, y) } } }
-                    for (j, block) in stage.enumerated() {
-                        y = try b.scope("blocks") { try b.scope("\(j)") { try block.forward(b, y) } }
-                    }
-                    return y
-                }
-            }
-        }
+        let x = try stages.forward(b, input)
         return try b.scope("head") {
             let pooled = try b.apply(GlobalAvgPool(), [x], name: "global_pool")
             let normed = try b.scope("norm") { try headNorm.forward(b, pooled) }
@@ -102,7 +62,7 @@ public final class PoolFormer: ImageClassifier {
     }
 
     /// x = x + s₁·(pool(gn₁(x)) − gn₁(x));  x = x + s₂·fc2(gelu(fc1(gn₂(x)))).
-    final class Block: Module {
+    final class Block: PlanBlock {
         let norm1: GroupNormLayer, norm2: GroupNormLayer
         let fc1: Conv2dLayer, fc2: Conv2dLayer
         let layerScale1: Tensor, layerScale2: Tensor
