@@ -103,48 +103,22 @@ public struct ScaledDotProductAttention: Operator {
         let bq = Self.queryBlock, bk = Self.keyBlock
         let qBlocks = (tq + bq - 1) / bq
         let biasPtr = bias.map { UnsafePointer($0.pointer) }, keep = bias
-        if c.packsWeights {
-            // K and V of each head are packed once per pass into the micro-kernels' panels (O(T·d)
-            // work against O(T²·d) products); then every block product runs on registers.
-            let kSize = vb_gemm_packed_size(dk, tk), vSize = vb_gemm_packed_size(tk, dv)
-            let packs = scratch + pool.threadCount * (bq * bk + 2 * bq)
-            return {
-                withExtendedLifetime(keep) {
+        // With the packed backend, K and V of each head are packed once per pass into the
+        // micro-kernels' panels (O(T·d) work against O(T²·d) products) and every block product
+        // runs on registers; otherwise both products go through the BLAS.
+        let packed = c.packsWeights
+        let kSize = vb_gemm_packed_size(dk, tk), vSize = vb_gemm_packed_size(tk, dv)
+        let packs = scratch + pool.threadCount * (bq * bk + 2 * bq)
+        return {
+            withExtendedLifetime(keep) {
+                if packed {
                     pool.parallelFor(n * heads) { t, _ in
                         let img = t / heads, h = t % heads
                         let pk = packs + t * (kSize + vSize)
                         vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, pk)
                         vb_gemm_pack_b(vBase + img * tk * vRow + h * vh, vRow, tk, dv, pk + kSize)
                     }
-                    pool.parallelFor(n * heads * qBlocks) { t, worker in
-                        let img = t / (heads * qBlocks), h = (t / qBlocks) % heads, qb = t % qBlocks
-                        let r0 = qb * bq, rows = min(bq, tq - r0)
-                        let s = scratch + worker * (bq * bk + 2 * bq)
-                        let m = s + bq * bk, l = m + bq
-                        let qp = qBase + img * tq * qRow + r0 * qRow + h * qh
-                        let out = y + (img * tq + r0) * ldo + h * dv
-                        let pk = UnsafePointer(packs + (img * heads + h) * (kSize + vSize)), pv = pk + kSize
-                        for r in 0..<rows {
-                            m[r] = -Float.infinity
-                            l[r] = 0
-                            (out + r * ldo).update(repeating: 0, count: dv)
-                        }
-                        var c0 = 0
-                        while c0 < tk {
-                            let cols = min(bk, tk - c0)
-                            vb_gemm_packed_strided(qp, qRow, pk + c0 * dk, dk * 16, dk, cols, s, cols, rows, 0)
-                            vb_scale_add_bias(s, rows, cols, scale, biasPtr.map { $0 + (h * tq + r0) * tk + c0 }, tk)
-                            vb_attention_online_softmax(s, rows, cols, m, l, out, dv, ldo)
-                            vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, 1)
-                            c0 += cols
-                        }
-                        vb_attention_finish(out, rows, dv, ldo, l)
-                    }
                 }
-            }
-        }
-        return {
-            withExtendedLifetime(keep) {
                 pool.parallelFor(n * heads * qBlocks) { t, worker in
                     let img = t / (heads * qBlocks), h = (t / qBlocks) % heads, qb = t % qBlocks
                     let r0 = qb * bq, rows = min(bq, tq - r0)
@@ -152,6 +126,7 @@ public struct ScaledDotProductAttention: Operator {
                     let m = s + bq * bk, l = m + bq
                     let qp = qBase + img * tq * qRow + r0 * qRow + h * qh
                     let out = y + (img * tq + r0) * ldo + h * dv
+                    let pk = UnsafePointer(packs + (img * heads + h) * (kSize + vSize)), pv = pk + kSize
                     for r in 0..<rows {
                         m[r] = -Float.infinity
                         l[r] = 0
@@ -160,14 +135,20 @@ public struct ScaledDotProductAttention: Operator {
                     var c0 = 0
                     while c0 < tk {
                         let cols = min(bk, tk - c0)
-                        let kp = kBase + img * tk * kRow + c0 * kRow + h * kh
-                        let vp = vBase + img * tk * vRow + c0 * vRow + h * vh
-                        gemm.sgemm(transA: false, transB: true, m: rows, n: cols, k: dk, alpha: 1,
-                                   a: qp, lda: qRow, b: kp, ldb: kRow, beta: 0, c: s, ldc: cols)
+                        if packed {
+                            vb_gemm_packed_strided(qp, qRow, pk + c0 * dk, dk * 16, dk, cols, s, cols, rows, 0)
+                        } else {
+                            gemm.sgemm(transA: false, transB: true, m: rows, n: cols, k: dk, alpha: 1, a: qp, lda: qRow,
+                                       b: kBase + img * tk * kRow + c0 * kRow + h * kh, ldb: kRow, beta: 0, c: s, ldc: cols)
+                        }
                         vb_scale_add_bias(s, rows, cols, scale, biasPtr.map { $0 + (h * tq + r0) * tk + c0 }, tk)
                         vb_attention_online_softmax(s, rows, cols, m, l, out, dv, ldo)
-                        gemm.sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1,
-                                   a: s, lda: cols, b: vp, ldb: vRow, beta: 1, c: out, ldc: ldo)
+                        if packed {
+                            vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, 1)
+                        } else {
+                            gemm.sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1, a: s, lda: cols,
+                                       b: vBase + img * tk * vRow + c0 * vRow + h * vh, ldb: vRow, beta: 1, c: out, ldc: ldo)
+                        }
                         c0 += cols
                     }
                     vb_attention_finish(out, rows, dv, ldo, l)

@@ -172,28 +172,11 @@ public struct Conv2d: Operator {
             let g = groups, cg = cin / g, coutg = cout / g, kcols = kh * kw * cg
             let tile = im2colTile, scratch = c.scratch
             let tilesPerImage = (oh * ow + tile - 1) / tile
+            // The packed backend multiplies by weights packed once here; the BLAS one by the
+            // [kh·kw·cg, coutg] weights of each group as they are.
             let groupPacks = c.packsWeights ? (0..<g).map { PackedMatrix(wp + $0 * kcols * coutg, k: kcols, n: coutg) } : []
-            if c.packsWeights {
-                return {
-                    withExtendedLifetime((keep, groupPacks)) {
-                        pool.parallelFor(n * tilesPerImage) { t, worker in
-                            let img = t / tilesPerImage
-                            let p0 = (t % tilesPerImage) * tile, p1 = min(oh * ow, p0 + tile)
-                            let col = scratch + worker * tile * kcols
-                            let xi = x + img * ih * iw * cin
-                            let yt = y + (img * oh * ow + p0) * cout
-                            for gi in 0..<g {
-                                vb_im2col(xi, ih, iw, cin, gi * cg, cg, kh, kw, sh, sw, ph, pw, ow, p0, p1, col)
-                                vb_gemm_packed(col, kcols, groupPacks[gi].pointer, kcols, coutg, yt + gi * coutg, cout, p1 - p0)
-                            }
-                            vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act,
-                                                 residual.map { $0 + (img * oh * ow + p0) * cout }, cout)
-                        }
-                    }
-                }
-            }
             return {
-                withExtendedLifetime(keep) {
+                withExtendedLifetime((keep, groupPacks)) {
                     pool.parallelFor(n * tilesPerImage) { t, worker in
                         let img = t / tilesPerImage
                         let p0 = (t % tilesPerImage) * tile, p1 = min(oh * ow, p0 + tile)
@@ -202,9 +185,13 @@ public struct Conv2d: Operator {
                         let yt = y + (img * oh * ow + p0) * cout
                         for gi in 0..<g {
                             vb_im2col(xi, ih, iw, cin, gi * cg, cg, kh, kw, sh, sw, ph, pw, ow, p0, p1, col)
-                            gemm.sgemm(transA: false, transB: false, m: p1 - p0, n: coutg, k: kcols, alpha: 1,
-                                       a: col, lda: kcols, b: wp + gi * kcols * coutg, ldb: coutg,
-                                       beta: 0, c: yt + gi * coutg, ldc: cout)
+                            if groupPacks.isEmpty {
+                                gemm.sgemm(transA: false, transB: false, m: p1 - p0, n: coutg, k: kcols, alpha: 1,
+                                           a: col, lda: kcols, b: wp + gi * kcols * coutg, ldb: coutg,
+                                           beta: 0, c: yt + gi * coutg, ldc: cout)
+                            } else {
+                                vb_gemm_packed(col, kcols, groupPacks[gi].pointer, kcols, coutg, yt + gi * coutg, cout, p1 - p0)
+                            }
                         }
                         vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act,
                                              residual.map { $0 + (img * oh * ow + p0) * cout }, cout)
