@@ -39,29 +39,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure one configuration: a model (or mixer) at one resolution, batch and thread count.")
 
-    @Option(help: "Model name (see `vitbench list`), e.g. fastvit_t8 or metaformer_s12.")
-    var model: String
-
-    @Option(help: "Token mixer of metaformer_s12: \(MetaFormerS12.Mixer.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var mixer: String?
-
-    @Option(help: "Input resolution (square); default: the model's published one.")
-    var resolution: Int?
-
-    @Option(help: "Batch size.")
-    var batch = 1
+    @OptionGroup var selection: ModelSelection
 
     @Option(name: .shortAndLong, help: "Worker threads, or a sweep: 4, 1,2,all, 1..N, 1..all*2 (one row each).")
     var threads = "1"
 
-    @Option(help: "train (multi-branch, as trained) or inference (reparameterised).")
-    var form: ModelForm = .inference
-
     @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
     var pin = "none"
-
-    @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
-    var backend = Backend.default.name
 
     @Flag(help: "Print one JSON object (the fields of a CSV row) instead of a Markdown row.")
     var json = false
@@ -69,16 +53,14 @@ struct Bench: ParsableCommand {
     @OptionGroup var protocolOptions: ProtocolOptions
 
     func run() throws {
-        var name = model
-        if let mixer { name = model.contains(":") ? model : "\(model):\(mixer)" }
-        let info = try ModelZoo.named(name)
+        let (_, resolution) = try selection.resolve()
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
         let counts = try ThreadSweep.parse(threads, policy: PinningPolicy(parsing: pin), topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
-            let config = BenchConfiguration(model: name, form: form, resolution: resolution ?? info.resolution, batch: batch,
-                                            threads: t, backend: backend, pin: pin)
+            let config = BenchConfiguration(model: selection.name, form: selection.form, resolution: resolution,
+                                            batch: selection.batch, threads: t, backend: selection.backend, pin: pin)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
             let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)
@@ -99,4 +81,3 @@ struct Bench: ParsableCommand {
     }
 }
 
-extension ModelForm: ExpressibleByArgument {}

@@ -8,20 +8,9 @@ struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time every step of a model's plan: per layer, block, stage and op kind, with the profiler's own overhead.")
 
-    @Option(help: "Model name (see `vitbench list`).")
-    var model: String
-    @Option(help: "Token mixer of metaformer_s12.")
-    var mixer: String?
-    @Option(help: "Input resolution (square); default: the model's published one.")
-    var resolution: Int?
-    @Option(help: "Batch size.")
-    var batch = 1
+    @OptionGroup var selection: ModelSelection
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
-    @Option(help: "train or inference form.")
-    var form: ModelForm = .inference
-    @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
-    var backend = Backend.default.name
     @Option(help: "Profiled passes (each step's median is over these).")
     var passes = 20
     @Option(help: "Rows in the slowest-steps table.")
@@ -32,19 +21,17 @@ struct Profile: ParsableCommand {
     var trace: String?
 
     func run() throws {
-        let name = mixer.map { model.contains(":") ? model : "\(model):\($0)" } ?? model
-        let info = try ModelZoo.named(name)
-        let backend = try parseBackend(backend)
-        let res = resolution ?? info.resolution
+        let (info, res) = try selection.resolve()
+        let backend = try parseBackend(selection.backend), batch = selection.batch
         let m = try info.random()
-        if form == .inference { m.reparameterize() }
+        if selection.form == .inference { m.reparameterize() }
         let plan = try m.plan(batch: batch, height: res, width: res, backend: backend, pool: ThreadPool(threads: threads))
         var rng = SplitMix64(seed: 0x5EED)
         try plan.setInput(Tensor(randomNormal: [batch, 3, res, res], rng: &rng))
         var proto = MeasurementProtocol()
         proto.minSeconds = 1
         let p = LayerProfile.measure(plan, passes: passes, protocol: proto)
-        let title = "\(name), \(form.rawValue) form, \(res)x\(res), batch \(batch), \(threads) thread(s), \(backend.name)"
+        let title = "\(selection.name), \(selection.form.rawValue) form, \(res)x\(res), batch \(batch), \(threads) thread(s), \(backend.name)"
         print(p.markdown(title: title, top: top))
         if let csv { try p.csv().write(toFile: csv, atomically: true, encoding: .utf8) }
         if let trace { try p.chromeTrace(process: title).write(toFile: trace, atomically: true, encoding: .utf8) }
