@@ -10,10 +10,15 @@ public protocol ImageClassifier: Module {
     func checkInput(height: Int, width: Int) throws
     /// Whether the model has train-time branches that `reparameterize()` fuses.
     var isReparameterizable: Bool { get }
+    /// What a user should know about running at H×W — e.g. that LeViT's attention biases were
+    /// rebuilt for a grid other than the checkpoint's, or DeiT's position embedding resampled.
+    /// `infer`, `bench` and `profile` print these on stderr.
+    func notes(height: Int, width: Int) -> [String]
 }
 
 extension ImageClassifier {
     public var isReparameterizable: Bool { false }
+    public func notes(height: Int, width: Int) -> [String] { [] }
 
     /// Lowers the model for an NCHW batch: the plan's input is NCHW float32 (as PyTorch and
     /// numpy hold images), its first step converts to the engine's NHWC.

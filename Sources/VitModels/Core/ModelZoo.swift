@@ -55,7 +55,7 @@ public struct ModelInfo {
 /// Every model, in one list: a new family adds its entries here.
 public enum ModelZoo {
     public static var all: [ModelInfo] {
-        fastViT + mobileOne + poolFormer + MetaFormerS12.zoo
+        fastViT + mobileOne + poolFormer + MetaFormerS12.zoo + deit + levit + mobileViT + psViT + mobileLevelViT
     }
 
     public static func named(_ name: String) throws -> ModelInfo {
@@ -67,8 +67,10 @@ public enum ModelZoo {
 public struct UnknownModelError: Error, CustomStringConvertible {
     public let name: String
     public let known: [String]
+    /// "model" or "block".
+    public var kind = "model"
     public var description: String {
-        "unknown model '\(name)'. Known models:\n" + known.map { "  \($0)" }.joined(separator: "\n")
+        "unknown \(kind) '\(name)'. Known \(kind)s:\n" + known.map { "  \($0)" }.joined(separator: "\n")
     }
 }
 

@@ -463,3 +463,7 @@ extension ModelZoo {
         }
     }
 }
+
+extension BlockZoo {
+    static var fastViT: [BlockInfo] { [] }
+}

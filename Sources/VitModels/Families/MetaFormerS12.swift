@@ -190,3 +190,7 @@ public final class MetaFormerS12: ImageClassifier {
         }
     }
 }
+
+extension MetaFormerS12 {
+    static var blocks: [BlockInfo] { [] }
+}

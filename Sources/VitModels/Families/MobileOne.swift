@@ -134,3 +134,7 @@ extension ModelZoo {
         }
     }
 }
+
+extension BlockZoo {
+    static var mobileOne: [BlockInfo] { [] }
+}

@@ -122,3 +122,7 @@ extension ModelZoo {
         }
     }
 }
+
+extension BlockZoo {
+    static var poolFormer: [BlockInfo] { [] }
+}
