@@ -7,19 +7,24 @@ public enum ModelForm: String, Codable, Sendable, CaseIterable {
     case train, inference
 }
 
-/// One thing to measure: a model in one form at one input size, batch, thread count and backend.
+/// One thing to measure: a model (or a block) in one form at one input size, batch, thread count
+/// and backend.
 public struct BenchConfiguration: Codable, Sendable, Hashable {
+    /// A zoo model (`vitbench list`) or a block (`family.block`, `vitbench list --blocks`).
     public var model: String
     public var form: ModelForm
+    /// Side of the square input image; for a block, of its input grid (feature map or tokens).
     public var resolution: Int
     public var batch: Int
     public var threads: Int
     public var backend: String
     /// Pinning policy of the engine's workers (`none`, `compact`, `scatter`, `cores=…`, `kind=…`).
     public var pin: String
+    /// A block's width (channels of its input); nil for whole models.
+    public var dim: Int?
 
     public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
-                backend: String = Backend.default.name, pin: String = "none") {
+                backend: String = Backend.default.name, pin: String = "none", dim: Int? = nil) {
         self.model = model
         self.form = form
         self.resolution = resolution
@@ -27,6 +32,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
         self.threads = threads
         self.backend = backend
         self.pin = pin
+        self.dim = dim
     }
 
     /// The zoo name's family part and mixer (`metaformer_s12:attention` → mixer "attention").
@@ -35,8 +41,11 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
         return ""
     }
 
-    /// A stable key for pairing rows across runs (resume, compare).
-    public var key: String { "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)" }
+    /// A stable key for pairing rows across runs (resume, compare): the values of
+    /// `ResultColumns.key`, in order.
+    public var key: String {
+        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)|\(dim.map(String.init) ?? "")"
+    }
 }
 
 /// What one configuration measured (or why it could not be measured).
@@ -48,6 +57,9 @@ public struct BenchResult: Sendable {
     public let error: String?
     /// Peak resident memory while this configuration was built and measured.
     public var peakRSSBytes: Int? = nil
+    /// What the model said about this input size (e.g. LeViT's attention biases rebuilt for the
+    /// grid): printed by the commands, kept in the `notes` column.
+    public var notes: [String] = []
 
     public var imagesPerSecond: Double? {
         measurement.map { Double(configuration.batch) / $0.statistics.median }
@@ -65,6 +77,7 @@ public struct BenchResult: Sendable {
         let st = measurement?.statistics
         let f: [(String, String)] = [
             ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
+            ("dim", c.dim.map(String.init) ?? ""),
             ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
@@ -78,6 +91,7 @@ public struct BenchResult: Sendable {
             ("peak_rss_mb", peakRSSBytes.map { String(format: "%.1f", Double($0) / 1048576) } ?? ""),
             ("noisy", st.map { $0.coefficientOfVariation > noiseThreshold ? "yes" : "no" } ?? ""),
             ("error", error ?? ""),
+            ("notes", notes.joined(separator: "; ")),
             // Every run's time, for significance tests when results are compared.
             ("samples_ms", measurement?.samples.map { String(format: "%.4f", $0 * 1e3) }.joined(separator: ";") ?? ""),
         ]
@@ -106,18 +120,43 @@ public enum BenchmarkRunner {
             guard c.batch >= 1, c.threads >= 1, c.resolution >= 1 else {
                 throw ModelInputError("batch, threads and resolution must be positive (got \(c.batch), \(c.threads), \(c.resolution))")
             }
-            let info = try ModelZoo.named(c.model)
-            let model = try info.random()
-            if c.form == .inference { model.reparameterize() }
-            let plan = try model.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend,
-                                      pool: pool ?? ThreadPool(threads: c.threads))
+            let pool = pool ?? ThreadPool(threads: c.threads)
+            let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: pool)
+            let plan = lowered.plan
             var rng = SplitMix64(seed: 0x5EED)
-            try plan.setInput(Tensor(randomNormal: [c.batch, 3, c.resolution, c.resolution], rng: &rng))
+            try plan.setInput(Tensor(randomNormal: plan.inputShapes[0], rng: &rng))
             let m = Measurement.run(proto) { plan.run() }
-            return BenchResult(configuration: c, measurement: m, macs: plan.totalMACs / c.batch, parameters: model.parameterCount,
-                               error: nil)
+            return BenchResult(configuration: c, measurement: m, macs: plan.totalMACs / c.batch, parameters: lowered.parameters,
+                               error: nil, notes: lowered.notes)
         } catch {
             return BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")
         }
+    }
+
+    /// A configuration's model or block, built and lowered.
+    public struct Lowered {
+        public let plan: Plan
+        /// Parameters of the lowered form.
+        public let parameters: Int
+        /// What the model says about running at this size (`ImageClassifier.notes`).
+        public let notes: [String]
+    }
+
+    /// The configuration's model or block with deterministic random weights, in its form, lowered
+    /// once for its input shape.
+    public static func lower(_ c: BenchConfiguration, backend: Backend, pool: ThreadPool) throws -> Lowered {
+        if BlockZoo.contains(c.model) {
+            let block = try BlockZoo.named(c.model).random(dim: c.dim, height: c.resolution)
+            if c.form == .inference { block.reparameterize() }
+            let plan = try block.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend, pool: pool)
+            return Lowered(plan: plan, parameters: block.parameterCount, notes: [])
+        }
+        if c.dim != nil {
+            throw ModelInputError("\(c.model) is a model, not a block: a width (dim) applies to blocks only")
+        }
+        let model = try ModelZoo.named(c.model).random()
+        if c.form == .inference { model.reparameterize() }
+        let plan = try model.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend, pool: pool)
+        return Lowered(plan: plan, parameters: model.parameterCount, notes: model.notes(height: c.resolution, width: c.resolution))
     }
 }

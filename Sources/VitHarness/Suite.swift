@@ -21,12 +21,18 @@ import Yams
 ///     forms: [train, inference]
 ///     resolutions: [224, 512]
 ///     batch: [1, 8]
+///   - blocks: [fastvit.repmixer, metaformer.pooling]   # blocks alone (`vitbench list --blocks`)
+///     dims: [64, 128]                                  # their width; default: the block's own
+///     resolutions: [56]                                # their input grid; default: the block's own
 /// ```
 /// Every field is checked against what the suite may contain: a mistake is reported with the
 /// file, line and field, and the valid values.
 public struct Suite {
     public struct Run {
+        /// Zoo models and blocks (`family.block`).
         public var models: [String]
+        /// Widths of the blocks; nil: each block's default. Models ignore it.
+        public var dims: [Int]?
         public var forms: [ModelForm]
         public var resolutions: [Int]?
         public var batches: [Int]
@@ -53,17 +59,21 @@ public struct Suite {
         var seen = Set<String>()
         for run in runs {
             for model in run.models {
-                let info = try ModelZoo.named(model)
+                let block = BlockZoo.contains(model) ? try BlockZoo.named(model) : nil
+                let defaultResolution = try block?.defaultResolution ?? ModelZoo.named(model).resolution
+                let dims: [Int?] = block.map { b in run.dims ?? [b.defaultDim] } ?? [nil]
                 for form in run.forms {
-                    for res in run.resolutions ?? [info.resolution] {
-                        for batch in run.batches {
-                            for spec in run.threads {
-                                for t in try threadCounts(spec) {
-                                    for backend in run.backends {
-                                        for pin in run.pins {
-                                            let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
-                                                                       threads: t, backend: backend, pin: pin)
-                                            if seen.insert(c.key).inserted { once.append(c) }
+                    for res in run.resolutions ?? [defaultResolution] {
+                        for dim in dims {
+                            for batch in run.batches {
+                                for spec in run.threads {
+                                    for t in try threadCounts(spec) {
+                                        for backend in run.backends {
+                                            for pin in run.pins {
+                                                let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
+                                                                           threads: t, backend: backend, pin: pin, dim: dim)
+                                                if seen.insert(c.key).inserted { once.append(c) }
+                                            }
                                         }
                                     }
                                 }
@@ -132,8 +142,9 @@ extension Suite {
                 baseline = try r.string(v, "baseline.mixer", oneOf: MetaFormerS12.Mixer.allCases.map(\.rawValue))
             }
         }
-        let runFields = ["model", "models", "mixers", "forms", "resolutions", "batch", "threads", "backends", "pin"]
-        let defaults = try top["defaults"].map { try r.mapping($0, "defaults", allowed: Array(runFields.dropFirst(3))) } ?? [:]
+        let runFields = ["model", "models", "block", "blocks", "mixers", "dims", "forms", "resolutions", "batch", "threads",
+                         "backends", "pin"]
+        let defaults = try top["defaults"].map { try r.mapping($0, "defaults", allowed: Array(runFields.dropFirst(4))) } ?? [:]
         guard let runsNode = top["runs"] else {
             throw SuiteError(file: file, line: root.mark?.line, field: "runs", message: "a suite needs a list of runs")
         }
@@ -145,29 +156,48 @@ extension Suite {
             let f = "runs[\(i)]"
             let m = try r.mapping(node, f, allowed: runFields)
             func field(_ k: String) -> Node? { m[k] ?? defaults[k] }
-            var names: [String] = []
+            var names: [String] = [], blocks: [String] = []
             if let v = m["model"] { names = [try r.string(v, "\(f).model")] }
             if let v = m["models"] { names += try r.strings(v, "\(f).models") }
-            guard !names.isEmpty else {
-                throw SuiteError(file: file, line: node.mark?.line, field: "\(f).model", message: "each run names a model (or models)")
+            let knownBlocks = BlockZoo.all.map(\.name)
+            if let v = m["block"] { blocks = [try r.string(v, "\(f).block", oneOf: knownBlocks)] }
+            if let v = m["blocks"] { blocks += try r.strings(v, "\(f).blocks", oneOf: knownBlocks) }
+            guard !names.isEmpty || !blocks.isEmpty else {
+                throw SuiteError(file: file, line: node.mark?.line, field: "\(f).model",
+                                 message: "each run names a model (model/models) or blocks (block/blocks)")
             }
+            let dims = try field("dims").map { try r.ints($0, "\(f).dims", min: 1) }
+            if let d = m["dims"], blocks.isEmpty {
+                throw SuiteError(file: file, line: d.mark?.line, field: "\(f).dims", message: "dims are the widths of blocks; this run names no blocks")
+            }
+            // `model: metaformer_s12` + `mixers: [pooling, ...]` names `metaformer_s12:pooling`, ...: the
+            // variants of a family (token mixers, ablations) are the zoo names with a colon.
             let known = ModelZoo.all.map(\.name)
-            let families = Set(known.compactMap { $0.split(separator: ":").count == 2 ? String($0.split(separator: ":")[0]) : nil })
+            var variants: [String: [String]] = [:]
+            for name in known where name.contains(":") {
+                let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
+                variants[parts[0], default: []].append(parts[1])
+            }
             var models: [String] = []
-            let mixers = try field("mixers").map { try r.strings($0, "\(f).mixers", oneOf: MetaFormerS12.Mixer.allCases.map(\.rawValue)) }
-            let nameNode = m["model"] ?? m["models"]!
+            let mixerNode = field("mixers")
+            let mixers = try mixerNode.map { try r.strings($0, "\(f).mixers") }
+            let nameNode = m["model"] ?? m["models"] ?? node
             for n in names {
-                if families.contains(n) {
+                if let valid = variants[n], mixers != nil || !known.contains(n) {
                     guard let mixers else {
                         throw SuiteError(file: file, line: nameNode.mark?.line, field: "\(f).mixers",
-                                         message: "\(n) needs `mixers` (one of \(MetaFormerS12.Mixer.allCases.map(\.rawValue).joined(separator: ", ")))")
+                                         message: "\(n) needs `mixers` (one or more of \(valid.joined(separator: ", ")))")
+                    }
+                    for v in mixers where !valid.contains(v) {
+                        throw SuiteError(file: file, line: mixerNode?.mark?.line, field: "\(f).mixers",
+                                         message: "'\(v)' is not a variant of \(n); valid values: \(valid.joined(separator: ", "))")
                     }
                     models += mixers.map { "\(n):\($0)" }
                 } else if known.contains(n) {
                     models.append(n)
                 } else {
                     throw SuiteError(file: file, line: nameNode.mark?.line, field: "\(f).model",
-                                     message: "unknown model '\(n)'; known: \((known + families.sorted()).joined(separator: ", "))")
+                                     message: "unknown model '\(n)'; known: \((known + variants.keys.sorted()).joined(separator: ", "))")
                 }
             }
             let forms = try field("forms").map { try r.strings($0, "\(f).forms", oneOf: ModelForm.allCases.map(\.rawValue)) } ?? ["inference"]
@@ -176,7 +206,7 @@ extension Suite {
             let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
             let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.all.map(\.name)) } ?? [Backend.default.name]
             let pins = try field("pin").map { try r.strings($0, "\(f).pin") } ?? ["none"]
-            runs.append(Run(models: models, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,
+            runs.append(Run(models: models + blocks, dims: dims, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,
                             batches: batches, threads: threads, backends: backends, pins: pins))
         }
         let name = try top["name"].map { try r.string($0, "name") } ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent

@@ -8,10 +8,11 @@ import Foundation
 /// | column | unit | meaning |
 /// |---|---|---|
 /// | `suite` | text | Name of the suite that produced the row (empty for a single `vitbench bench`). |
-/// | `model` | text | Zoo name (`vitbench list`); MetaFormer skeletons carry their mixer after a colon, e.g. `metaformer_s12:repmixer`. |
-/// | `mixer` | text | Token mixer of a MetaFormer skeleton (`pooling`, `repmixer`, `attention`, `dwconv`, `identity`); empty for other models. |
+/// | `model` | text | Zoo name (`vitbench list`); MetaFormer skeletons carry their mixer (and ablation variants their switch) after a colon, e.g. `metaformer_s12:repmixer`. Blocks measured alone are `family.block` (`vitbench list --blocks`), e.g. `fastvit.repmixer`. |
+/// | `mixer` | text | The part of `model` after the colon: a MetaFormer skeleton's token mixer (`pooling`, `repmixer`, `attention`, `dwconv`, `identity`) or an ablation variant; empty for other models. |
 /// | `form` | text | `train` (multi-branch, as trained) or `inference` (structurally reparameterised). |
-/// | `resolution` | pixels | Side of the square input image. |
+/// | `resolution` | pixels | Side of the square input image; for a block, of its input grid (feature map or token grid). |
+/// | `dim` | channels | A block's width; empty for whole models. |
 /// | `batch` | images | Images per forward pass. |
 /// | `threads` | count | Worker threads of the engine. |
 /// | `pinning` | text | Thread pinning policy: `none`, `compact`, `scatter`, `cores=…`, `kind=…`. |
@@ -32,6 +33,7 @@ import Foundation
 /// | `peak_rss_mb` | MiB | Peak resident memory of the process while the configuration was built and measured. |
 /// | `noisy` | `yes`/`no` | `yes` when `cv` is above the protocol's noise threshold: treat the row with suspicion. |
 /// | `error` | text | Why the configuration could not be measured; when set, the timing columns are empty. |
+/// | `notes` | text | What the model says about this input size, joined by `; ` — e.g. LeViT attention biases rebuilt for another grid, DeiT position embeddings resampled. |
 /// | `machine_id` | text | Identifier of the machine (the `Results/<machine-id>/` folder). |
 /// | `arch` | text | CPU architecture, e.g. `x86_64`, `arm64`. |
 /// | `cpu` | text | CPU model name. |
@@ -40,17 +42,17 @@ import Foundation
 /// | `samples_ms` | ms list | Every measured run in run order, joined by `;` — what `vitbench compare` tests for significance. |
 ///
 /// A configuration is identified by `model, form, resolution, batch, threads, backend` and, when
-/// present, `pinning` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
+/// present, `pinning` and `dim` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
 /// rows per configuration; reports take the median of their medians, `compare` pools their samples.
 public enum ResultColumns {
     /// Columns that identify a configuration, in display order. `compare` pairs rows on those
     /// present in both files; pivots group on those present in the table.
-    public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning"]
+    public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning", "dim"]
 
     /// Columns that are text even when a value looks like a number (a commit `1234567`, a model
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.
     public static let text: Set<String> = [
-        "suite", "model", "mixer", "form", "pinning", "backend", "noisy", "error",
+        "suite", "model", "mixer", "form", "pinning", "backend", "noisy", "error", "notes",
         "machine_id", "arch", "cpu", "commit", "timestamp", "samples_ms",
     ]
 }

@@ -37,7 +37,7 @@ struct ProtocolOptions: ParsableArguments {
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure one configuration: a model (or mixer) at one resolution, batch and thread count.")
+        abstract: "Measure one configuration: a model (or mixer) or a block at one resolution, batch and thread count.")
 
     @OptionGroup var selection: ModelSelection
 
@@ -53,18 +53,17 @@ struct Bench: ParsableCommand {
     @OptionGroup var protocolOptions: ProtocolOptions
 
     func run() throws {
-        let (_, resolution) = try selection.resolve()
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
         let counts = try ThreadSweep.parse(threads, policy: PinningPolicy(parsing: pin), topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
-            let config = BenchConfiguration(model: selection.name, form: selection.form, resolution: resolution,
-                                            batch: selection.batch, threads: t, backend: selection.backend, pin: pin)
+            let config = try selection.configuration(threads: t, pin: pin)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
             let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)
             pinned.finish()
+            if i == 0 { for note in result.notes { FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!) } }
             let fields = environment.columns + [("pinning_status", pinned.status)] + result.fields(noiseThreshold: proto.noiseThreshold)
             if json {
                 print("{" + fields.map { "\(JSON.string($0.0)): \(JSON.value($0.1, column: $0.0))" }.joined(separator: ", ") + "}")

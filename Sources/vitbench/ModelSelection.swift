@@ -3,15 +3,22 @@ import VitEngine
 import VitHarness
 import VitModels
 
-/// Which model, in which form, at which input size: the options every measuring command shares.
+/// What to measure, as `bench` and `profile` take it: a model (or mixer) or a block, at one
+/// resolution, batch, form and backend.
 struct ModelSelection: ParsableArguments {
     @Option(help: "Model name (see `vitbench list`), e.g. fastvit_t8 or metaformer_s12.")
-    var model: String
+    var model: String?
+
+    @Option(help: "A block alone instead of a model (see `vitbench list --blocks`), e.g. fastvit.repmixer.")
+    var block: String?
+
+    @Option(help: "Width (input channels) of the block; default: the block's own.")
+    var dim: Int?
 
     @Option(help: "Token mixer of metaformer_s12: \(MetaFormerS12.Mixer.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mixer: String?
 
-    @Option(help: "Input resolution (square); default: the model's published one.")
+    @Option(help: "Input resolution (square); for a block, the side of its input grid. Default: the model's published one, the block's own.")
     var resolution: Int?
 
     @Option(help: "Batch size.")
@@ -23,13 +30,34 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
     var backend = Backend.default.name
 
-    /// The zoo name (`metaformer_s12` + `--mixer attention` is `metaformer_s12:attention`).
-    var name: String { mixer.map { model.contains(":") ? model : "\(model):\($0)" } ?? model }
+    func validate() throws {
+        guard (model == nil) != (block == nil) else { throw ValidationError("name either --model or --block") }
+        if block != nil && mixer != nil { throw ValidationError("--mixer applies to models; blocks name their mixer (metaformer.pooling)") }
+        if model != nil && dim != nil { throw ValidationError("--dim applies to blocks; models have their own widths") }
+        if let dim, dim < 1 { throw ValidationError("--dim must be positive") }
+        if let resolution, resolution < 1 { throw ValidationError("--resolution must be positive") }
+        if batch < 1 { throw ValidationError("--batch must be positive") }
+    }
 
-    /// The zoo entry and the resolution to use (the model's published one by default).
-    func resolve() throws -> (info: ModelInfo, resolution: Int) {
-        let info = try ModelZoo.named(name)
-        return (info, resolution ?? info.resolution)
+    /// The zoo name (`metaformer_s12` + `--mixer attention` is `metaformer_s12:attention`) or the block's.
+    var name: String {
+        if let block { return block }
+        let model = model ?? ""
+        return mixer.map { model.contains(":") ? model : "\(model):\($0)" } ?? model
+    }
+
+    /// The configuration to measure with `threads` and `pin`, defaults filled in from the zoo.
+    func configuration(threads: Int, pin: String = "none") throws -> BenchConfiguration {
+        var dim: Int? = nil, res = resolution
+        if let block {
+            let info = try BlockZoo.named(block)
+            dim = self.dim ?? info.defaultDim
+            res = res ?? info.defaultResolution
+        } else {
+            res = try res ?? ModelZoo.named(name).resolution
+        }
+        return BenchConfiguration(model: name, form: form, resolution: res!, batch: batch, threads: threads, backend: backend,
+                                  pin: pin, dim: dim)
     }
 }
 

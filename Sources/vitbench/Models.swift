@@ -5,9 +5,13 @@ import VitModels
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every model: parameters (train-time and reparameterised), GMACs and published top-1.")
+        abstract: "List every model: parameters (train-time and reparameterised), GMACs and published top-1; or every block.")
+
+    @Flag(help: "List the blocks that can be measured alone (`bench --block`) instead of the models.")
+    var blocks = false
 
     func run() throws {
+        if blocks { return try listBlocks() }
         print("| model | family | params (M) train / fused | GMACs @res (fused) | published top-1 | source |")
         print("|---|---|---|---|---|---|")
         for info in ModelZoo.all {
@@ -16,18 +20,34 @@ struct List: ParsableCommand {
             fflush(stdout)
         }
     }
+
+    private func listBlocks() throws {
+        print("| block | default dim @grid | params (M) train / fused | GMACs (fused) | what it is |")
+        print("|---|---|---|---|---|")
+        for info in BlockZoo.all {
+            let s = try BlockSummary(info, dim: info.defaultDim, resolution: info.defaultResolution)
+            print("| \(info.name) | \(info.defaultDim) @\(info.defaultResolution) | \(s.paramsText) | \(String(format: "%.4f", s.gmacs)) | \(info.summary) |")
+            fflush(stdout)
+        }
+    }
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Describe one model: structure, counts, published accuracy.")
+    static let configuration = CommandConfiguration(abstract: "Describe one model or block: structure, counts, published accuracy.")
 
-    @Argument(help: "Model name (see `vitbench list`).")
+    @Argument(help: "Model name (see `vitbench list`) or block name (`vitbench list --blocks`).")
     var model: String
 
-    @Option(help: "Resolution for the MAC count (default: the model's published one).")
+    @Option(help: "Resolution for the MAC count (default: the model's published one); for a block, its input grid.")
     var resolution: Int?
 
+    @Option(help: "A block's width (default: the block's own).")
+    var dim: Int?
+
     func run() throws {
+        if let resolution, resolution < 1 { throw ValidationError("--resolution must be positive") }
+        if BlockZoo.contains(model) { return try describeBlock(BlockZoo.named(model)) }
+        if dim != nil { throw ValidationError("--dim applies to blocks; \(model) is a model") }
         let info = try ModelZoo.named(model)
         let res = resolution ?? info.resolution
         let s = try ModelSummary(info, resolution: res)
@@ -37,7 +57,42 @@ struct Info: ParsableCommand {
         print("MACs at \(res)x\(res): \(String(format: "%.3f", s.gmacs)) G (reparameterised form), \(String(format: "%.3f", s.gmacsTrain)) G (train-time form)")
         if let g = info.referenceGMACs, res == info.resolution { print("  reference: \(g) G at \(info.resolution)") }
         if let p = info.published { print("published top-1: \(p.top1)% (\(p.source))") } else { print("published top-1: no published weights") }
+        for note in try info.random().notes(height: res, width: res) { print("note at \(res)x\(res): \(note)") }
     }
+
+    private func describeBlock(_ info: BlockInfo) throws {
+        let d = dim ?? info.defaultDim, res = resolution ?? info.defaultResolution
+        let s = try BlockSummary(info, dim: d, resolution: res)
+        print("\(info.name) (block of \(info.family)): \(info.summary)")
+        print("input: \(s.inputShape) (batch 1, dim \(d), grid \(res)x\(res))")
+        print("parameters: \(s.paramsText) M (train-time / reparameterised)")
+        print("MACs: \(String(format: "%.4f", s.gmacs)) G (reparameterised form), \(String(format: "%.4f", s.gmacsTrain)) G (train-time form)")
+    }
+}
+
+/// Counts of one block in both forms, from deterministic random weights.
+struct BlockSummary {
+    let paramsTrain: Int, paramsFused: Int
+    let gmacs: Double, gmacsTrain: Double
+    let inputShape: [Int]
+
+    init(_ info: BlockInfo, dim: Int, resolution: Int) throws {
+        let block = try info.random(dim: dim, height: resolution)
+        inputShape = block.inputShape(batch: 1, height: resolution, width: resolution)
+        paramsTrain = block.parameterCount
+        gmacsTrain = Double(try block.macs(height: resolution, width: resolution)) / 1e9
+        block.reparameterize()
+        paramsFused = block.parameterCount
+        gmacs = Double(try block.macs(height: resolution, width: resolution)) / 1e9
+    }
+
+    var paramsText: String { formatParams(paramsTrain, paramsFused) }
+}
+
+/// "train / fused" in millions, or one number when reparameterisation changes nothing.
+func formatParams(_ train: Int, _ fused: Int) -> String {
+    let t = String(format: "%.3f", Double(train) / 1e6), f = String(format: "%.3f", Double(fused) / 1e6)
+    return train == fused ? t : "\(t) / \(f)"
 }
 
 /// Counts of one model in both forms, from deterministic random weights.
@@ -56,10 +111,7 @@ struct ModelSummary {
         gmacs = Double(try model.macs(height: resolution, width: resolution)) / 1e9
     }
 
-    var paramsText: String {
-        let t = String(format: "%.3f", Double(paramsTrain) / 1e6), f = String(format: "%.3f", Double(paramsFused) / 1e6)
-        return paramsTrain == paramsFused ? t : "\(t) / \(f)"
-    }
+    var paramsText: String { formatParams(paramsTrain, paramsFused) }
 
     var top1Text: String { info.published.map { String(format: "%.1f", $0.top1) } ?? "—" }
 }
@@ -105,6 +157,9 @@ struct Infer: ParsableCommand {
             classifier = try info.random()
         }
         if reparameterize { classifier.reparameterize() }
+        for note in classifier.notes(height: x.shape[2], width: x.shape[3]) {
+            FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!)
+        }
         let plan = try classifier.plan(batch: x.shape[0], height: x.shape[2], width: x.shape[3], backend: backend,
                                        pool: ThreadPool(threads: threads))
         try plan.setInput(x)

@@ -6,7 +6,7 @@ import VitModels
 
 struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time every step of a model's plan: per layer, block, stage and op kind, with the profiler's own overhead.")
+        abstract: "Time every step of a model's (or a block's) plan: per layer, block, stage and op kind, with the profiler's own overhead.")
 
     @OptionGroup var selection: ModelSelection
     @Option(name: .shortAndLong, help: "Worker threads.")
@@ -21,17 +21,19 @@ struct Profile: ParsableCommand {
     var trace: String?
 
     func run() throws {
-        let (info, res) = try selection.resolve()
-        let backend = try parseBackend(selection.backend), batch = selection.batch
-        let m = try info.random()
-        if selection.form == .inference { m.reparameterize() }
-        let plan = try m.plan(batch: batch, height: res, width: res, backend: backend, pool: ThreadPool(threads: threads))
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        let c = try selection.configuration(threads: threads)
+        let backend = try parseBackend(c.backend), batch = c.batch, res = c.resolution
+        let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: ThreadPool(threads: threads))
+        for note in lowered.notes { FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!) }
+        let plan = lowered.plan
         var rng = SplitMix64(seed: 0x5EED)
-        try plan.setInput(Tensor(randomNormal: [batch, 3, res, res], rng: &rng))
+        try plan.setInput(Tensor(randomNormal: plan.inputShapes[0], rng: &rng))
         var proto = MeasurementProtocol()
         proto.minSeconds = 1
         let p = LayerProfile.measure(plan, passes: passes, protocol: proto)
-        let title = "\(selection.name), \(selection.form.rawValue) form, \(res)x\(res), batch \(batch), \(threads) thread(s), \(backend.name)"
+        let width = c.dim.map { ", dim \($0)" } ?? ""
+        let title = "\(c.model), \(c.form.rawValue) form, \(res)x\(res)\(width), batch \(batch), \(threads) thread(s), \(backend.name)"
         print(p.markdown(title: title, top: top))
         if let csv { try p.csv().write(toFile: csv, atomically: true, encoding: .utf8) }
         if let trace { try p.chromeTrace(process: title).write(toFile: trace, atomically: true, encoding: .utf8) }

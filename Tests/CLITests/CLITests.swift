@@ -21,7 +21,10 @@ final class CLITests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     @discardableResult
-    func vitbench(_ args: String...) throws -> (status: Int32, output: String) {
+    func vitbench(_ args: String...) throws -> (status: Int32, output: String) { try vitbench(args) }
+
+    @discardableResult
+    func vitbench(_ args: [String]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -98,5 +101,28 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(info.output.contains("11.967 / 11.937 M"), info.output)
         let bad = try vitbench("info", "nope")
         XCTAssertNotEqual(bad.status, 0)
+    }
+
+    func testBlocksAreListedDescribedAndMeasured() throws {
+        let list = try vitbench("list", "--blocks")
+        XCTAssertEqual(list.status, 0, list.output)
+        XCTAssertTrue(list.output.contains("| fastvit.repmixer | 48 @64 |"), list.output)
+        let info = try vitbench("info", "metaformer.pooling", "--dim", "32", "--resolution", "7")
+        XCTAssertEqual(info.status, 0, info.output)
+        XCTAssertTrue(info.output.contains("input: [1, 7, 7, 32]"), info.output)
+        let bench = try vitbench("bench", "--block", "fastvit.repmixer", "--dim", "16", "--resolution", "9", "--form", "train",
+                                 "--json", "--warmup-runs", "0", "--min-runs", "2", "--min-seconds", "0")
+        XCTAssertEqual(bench.status, 0, bench.output)
+        XCTAssertTrue(bench.output.contains("\"model\": \"fastvit.repmixer\""), bench.output)
+        XCTAssertTrue(bench.output.contains("\"dim\": 16"), bench.output)
+        XCTAssertTrue(bench.output.contains("\"resolution\": 9"), bench.output)
+        for (args, message) in [(["bench", "--block", "fastvit.mixer"], "unknown block 'fastvit.mixer'"),
+                                (["bench", "--block", "fastvit.repmixer", "--model", "fastvit_t8"], "either --model or --block"),
+                                (["bench", "--model", "fastvit_t8", "--dim", "8"], "--dim applies to blocks"),
+                                (["profile", "--block", "fastvit.repmixer", "--dim", "0"], "--dim must be positive")] {
+            let r = try vitbench(args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.output.contains(message), r.output)
+        }
     }
 }

@@ -70,6 +70,27 @@ final class SuiteTests: XCTestCase {
         assertSuiteError("name: x\n", line: 1, contains: ["runs", "list of runs"])
     }
 
+    func testBlocksRunAtTheirDefaultsOrTheSuitesDimsAndGrids() throws {
+        let yaml = """
+        runs:
+          - blocks: [fastvit.repmixer, metaformer.pooling]
+          - block: fastvit.repmixer
+            dims: [32, 64]
+            resolutions: [28]
+          - model: fastvit_t8
+        """
+        let configs = try Suite.parse(yaml, file: "t.yaml").configurations(threadCounts: { _ in [1] })
+        XCTAssertEqual(configs.map(\.key), [
+            "fastvit.repmixer|inference|64|1|1|packed|none|48", "metaformer.pooling|inference|56|1|1|packed|none|64",
+            "fastvit.repmixer|inference|28|1|1|packed|none|32", "fastvit.repmixer|inference|28|1|1|packed|none|64",
+            "fastvit_t8|inference|256|1|1|packed|none|",
+        ])
+        assertSuiteError("runs:\n  - blocks: [fastvit.mixer]\n", line: 2, contains: ["runs[0].blocks", "'fastvit.mixer'", "fastvit.repmixer"])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    dims: [64]\n", line: 3, contains: ["runs[0].dims", "no blocks"])
+        assertSuiteError("runs:\n  - block: fastvit.repmixer\n    dims: [0]\n", line: 3, contains: ["runs[0].dims", "≥ 1"])
+        assertSuiteError("runs:\n  - forms: [train]\n", line: 2, contains: ["runs[0].model", "blocks"])
+    }
+
     func testMissingFileIsAClearError() {
         XCTAssertThrowsError(try Suite.load("/nonexistent/suite.yaml")) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent/suite.yaml"), "\(error)")

@@ -83,3 +83,37 @@ public enum BlockZoo {
 
     public static func contains(_ name: String) -> Bool { all.contains { $0.name == name } }
 }
+
+/// A family's block behind the `BenchmarkBlock` interface: the module keeps its own type and
+/// names, the adapter says what input it takes. Most blocks need nothing more.
+public final class AdaptedBlock: BenchmarkBlock {
+    public enum Layout: Sendable {
+        /// NHWC [N, H, W, channels].
+        case featureMap
+        /// [N, H·W, channels].
+        case tokens
+    }
+
+    public let layout: Layout
+    public let channels: Int
+    public let isReparameterizable: Bool
+    let module: Module
+    let lower: (PlanBuilder, Value) throws -> Value
+
+    public init(_ module: Module, layout: Layout, channels: Int, reparameterizable: Bool = false,
+                forward: @escaping (PlanBuilder, Value) throws -> Value) {
+        self.module = module
+        self.layout = layout
+        self.channels = channels
+        isReparameterizable = reparameterizable
+        lower = forward
+    }
+
+    public func inputShape(batch: Int, height: Int, width: Int) -> [Int] {
+        layout == .featureMap ? [batch, height, width, channels] : [batch, height * width, channels]
+    }
+
+    public func forward(_ b: PlanBuilder, _ x: Value) throws -> Value { try lower(b, x) }
+    public func collect(_ sd: inout StateDict) { module.collect(&sd) }
+    public func reparameterize() { module.reparameterize() }
+}

@@ -465,5 +465,25 @@ extension ModelZoo {
 }
 
 extension BlockZoo {
-    static var fastViT: [BlockInfo] { [] }
+    static var fastViT: [BlockInfo] {
+        [
+            BlockInfo(name: "fastvit.repmixer",
+                      summary: "FastViT RepMixer block (RepMixer token mixer + ConvFFN, MLP ratio 3) on an NHWC map; "
+                          + "default: fastvit_t8 stage 1 at 256 (48 channels, 64x64)",
+                      defaultDim: 48, defaultResolution: 64) { w, dim, _, _ in
+                let block = FastViT.RepMixerBlock(w, dim: dim, hidden: 3 * dim, kernel: 3, layerScaleInit: 1e-5)
+                return AdaptedBlock(block, layout: .featureMap, channels: dim, reparameterizable: true, forward: block.forward)
+            },
+            BlockInfo(name: "fastvit.attention",
+                      summary: "FastViT attention block (BatchNorm + MHSA with head dim 32 + ConvFFN, MLP ratio 4) on an "
+                          + "NHWC map; default: fastvit_sa12 stage 4 at 256 (512 channels, 8x8)",
+                      defaultDim: 512, defaultResolution: 8) { w, dim, _, _ in
+                guard dim % FastViT.Attention.headDim == 0 else {
+                    throw ModelInputError("fastvit.attention: width \(dim) is not a multiple of the head dim \(FastViT.Attention.headDim)")
+                }
+                let block = FastViT.AttentionBlock(w, dim: dim, hidden: 4 * dim, layerScaleInit: 1e-5)
+                return AdaptedBlock(block, layout: .featureMap, channels: dim, forward: block.forward)
+            },
+        ]
+    }
 }

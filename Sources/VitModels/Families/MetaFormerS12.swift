@@ -192,5 +192,17 @@ public final class MetaFormerS12: ImageClassifier {
 }
 
 extension MetaFormerS12 {
-    static var blocks: [BlockInfo] { [] }
+    /// One block per token mixer, `metaformer.MIXER`: the units of the mixer comparison.
+    static var blocks: [BlockInfo] {
+        Mixer.allCases.map { m in
+            BlockInfo(name: "metaformer.\(m.rawValue)",
+                      summary: "MetaFormer-S12 block with the \(m.rawValue) token mixer + MLP ratio 4, on an NHWC map; "
+                          + "default: stage 1 at 224 (64 channels, 56x56)",
+                      defaultDim: 64, defaultResolution: 56) { w, dim, _, _ in
+                let block = try Block(w, dim: dim, mixer: m, headDim: Config().headDim)
+                return AdaptedBlock(block, layout: .featureMap, channels: dim, reparameterizable: m == .repmixer,
+                                    forward: block.forward)
+            }
+        }
+    }
 }

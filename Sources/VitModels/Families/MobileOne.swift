@@ -136,5 +136,40 @@ extension ModelZoo {
 }
 
 extension BlockZoo {
-    static var mobileOne: [BlockInfo] { [] }
+    static var mobileOne: [BlockInfo] {
+        [
+            BlockInfo(name: "mobileone.block",
+                      summary: "MobileOne block: 3x3 depthwise + 1x1 pointwise MobileOneBlock, 4 conv branches each, ReLU, "
+                          + "stride 1, on an NHWC map; default: mobileone_s0 stage 2 at 224 (128 channels, 28x28)",
+                      defaultDim: 128, defaultResolution: 28) { w, dim, _, _ in
+                let pair = MobileOnePair(w, channels: dim, branches: 4)
+                return AdaptedBlock(pair, layout: .featureMap, channels: dim, reparameterizable: true, forward: pair.forward)
+            },
+        ]
+    }
+}
+
+/// One MobileOne block as the stages hold it: depthwise at `0`, pointwise at `1`.
+final class MobileOnePair: Module {
+    let depthwise: MobileOneBlock, pointwise: MobileOneBlock
+
+    init(_ w: Weights, channels c: Int, branches: Int) {
+        depthwise = w.scope("0") { MobileOneBlock(w, in: c, out: c, kernel: 3, groups: c, branches: branches, activation: .relu) }
+        pointwise = w.scope("1") { MobileOneBlock(w, in: c, out: c, kernel: 1, branches: branches, activation: .relu) }
+    }
+
+    func reparameterize() {
+        depthwise.reparameterize()
+        pointwise.reparameterize()
+    }
+
+    func collect(_ sd: inout StateDict) {
+        sd.scope("0") { depthwise.collect(&$0) }
+        sd.scope("1") { pointwise.collect(&$0) }
+    }
+
+    func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
+        let y = try b.scope("0") { try depthwise.forward(b, x) }
+        return try b.scope("1") { try pointwise.forward(b, y) }
+    }
 }

@@ -124,5 +124,15 @@ extension ModelZoo {
 }
 
 extension BlockZoo {
-    static var poolFormer: [BlockInfo] { [] }
+    static var poolFormer: [BlockInfo] {
+        [
+            BlockInfo(name: "poolformer.block",
+                      summary: "PoolFormer block (GroupNorm + pool(x) - x mixer + MLP ratio 4) on an NHWC map; "
+                          + "default: poolformer_s12 stage 1 at 224 (64 channels, 56x56)",
+                      defaultDim: 64, defaultResolution: 56) { w, dim, _, _ in
+                let block = PoolFormer.Block(w, dim: dim, layerScaleInit: 1e-5)
+                return AdaptedBlock(block, layout: .featureMap, channels: dim, forward: block.forward)
+            },
+        ]
+    }
 }
