@@ -18,7 +18,7 @@ from common import GOLDENS
 DEFAULT = ['fastvit_t8', 'fastvit_t12', 'fastvit_s12', 'fastvit_sa12', 'fastvit_sa24', 'fastvit_sa36', 'fastvit_ma36',
            'mobileone_s0', 'mobileone_s1', 'mobileone_s2', 'mobileone_s3', 'mobileone_s4',
            'poolformer_s12', 'poolformer_s24', 'poolformer_s36']
-RES = {'fastvit': 256}
+RES = {'fastvit': 256, 'mobilevit': 256}
 
 path = os.path.join(GOLDENS, 'reference_counts.json')
 table = json.load(open(path)) if os.path.exists(path) else {}
