@@ -28,7 +28,7 @@ final class MobileLevelViTTests: XCTestCase {
         for name in Self.variants {
             let model = try XCTUnwrap(ModelZoo.named(name).random() as? Model)
             let plan = try model.plan(batch: 2, height: 224, width: 224, pool: ThreadPool(threads: 1))
-            let first = try XCTUnwrap(plan.steps.first { $0.name == "blocks.0.norm1" }, name)
+            let first = try XCTUnwrap(plan.steps.first { $0.name == "blocks.0.attn.qkv" }, name)
             XCTAssertEqual(first.inputShapes, [[2, expected[name]!, 256]], name)
             XCTAssertEqual(plan.outputShapes, [[2, 1000]], name)
             XCTAssertEqual(model.tokenLayout(height: 224, width: 224).count, expected[name], name)

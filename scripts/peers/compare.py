@@ -4,6 +4,9 @@
 Runs `vitbench bench --json` and the peer tools of ../shared/tools (peer_models.py for timm models,
 peer_mixers.py for the metaformer_s12 mixer skeleton), each pinned to the same core with taskset,
 and prints one Markdown table of medians and ratios (vitbench / peer; < 1 means vitbench is faster).
+On a shared, noisy machine the speed of a core drifts by tens of percent over minutes: with
+`--rounds N` every model is measured N times, vitbench and the peers alternating, and the table
+shows the median over rounds of each engine's median, and the range of the per-round ratios.
 Usage (peer environment from ../shared/tools/peer-setup.sh):
   python scripts/peers/compare.py [--models fastvit_t8@224,fastvit_t8@256,...] [--mixers 224,512]
                                   [--threads 1] [--cpu 0] [--python ~/.vitbench-peers/bin/python]"""
@@ -26,6 +29,7 @@ ap.add_argument('--cpu', default='0', help='taskset CPU list for every process')
 ap.add_argument('--python', default=os.path.expanduser('~/.vitbench-peers/bin/python'))
 ap.add_argument('--vitbench', default=os.path.join(root, '.build', 'release', 'vitbench'))
 ap.add_argument('--min-seconds', default='2')
+ap.add_argument('--rounds', type=int, default=1, help='alternate vitbench and the peers this many times per model')
 a = ap.parse_args()
 pin = ['taskset', '-c', a.cpu]
 
@@ -61,13 +65,23 @@ def peer_mixers(res, kinds):
     return got
 
 
-rows = []
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    return None if not v else (v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2)
+
+
+rows, spreads = [], {}
 for spec in filter(None, a.models.split(',')):
     model, res = spec.split('@')
-    ours = vitbench(model, res)
-    ort, ov = peer_models(model, res)
-    rows.append((model, res, ours, ort, ov))
-    print(f'{model}@{res}: vitbench {ours:.2f} ms, ORT {ort}, OV {ov}', file=sys.stderr, flush=True)
+    rounds = []
+    for r in range(a.rounds):
+        ours = vitbench(model, res)
+        ort, ov = peer_models(model, res)
+        rounds.append((ours, ort, ov))
+        print(f'{model}@{res} round {r + 1}: vitbench {ours:.2f} ms, ORT {ort}, OV {ov}', file=sys.stderr, flush=True)
+    ratios = [o / min(v for v in (ort, ov) if v is not None) for o, ort, ov in rounds]
+    spreads[(model, res)] = (min(ratios), max(ratios))
+    rows.append((model, res, median(x[0] for x in rounds), median(x[1] for x in rounds), median(x[2] for x in rounds)))
 for res in filter(None, a.mixers.split(',')):
     peers = peer_mixers(res, a.mixer_kinds)
     for kind in a.mixer_kinds.split(','):
@@ -82,8 +96,10 @@ def fmt(v):
     return '—' if v is None else f'{v:.2f}'
 
 
-print(f'| model | res | vitbench ms | ONNX Runtime ms | OpenVINO ms | vitbench / faster peer |')
-print('|---|---|---:|---:|---:|---:|')
+print(f'| model | res | vitbench ms | ONNX Runtime ms | OpenVINO ms | vitbench / faster peer | per-round range |')
+print('|---|---|---:|---:|---:|---:|---|')
 for model, res, ours, ort, ov in rows:
     best = min(v for v in (ort, ov) if v is not None)
-    print(f'| {model} | {res} | {ours:.2f} | {fmt(ort)} | {fmt(ov)} | {ours / best:.2f} |')
+    lo, hi = spreads.get((model, res), (None, None))
+    spread = '—' if lo is None else f'{lo:.2f}–{hi:.2f}'
+    print(f'| {model} | {res} | {ours:.2f} | {fmt(ort)} | {fmt(ov)} | {ours / best:.2f} | {spread} |')

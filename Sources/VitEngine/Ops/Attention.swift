@@ -105,7 +105,9 @@ public struct ScaledDotProductAttention: Operator {
         let biasPtr = bias.map { UnsafePointer($0.pointer) }, keep = bias
         // With the packed backend, K and V of each head are packed once per pass into the
         // micro-kernels' panels (O(T·d) work against O(T²·d) products) and every block product
-        // runs on registers; otherwise both products go through the BLAS.
+        // runs on registers; otherwise both products go through the BLAS. Either way the scale
+        // rides along for free — folded into packed K, or as the BLAS's alpha — so the scores
+        // are touched again only to add a bias.
         let packed = c.packsWeights
         let kSize = vb_gemm_packed_size(dk, tk), vSize = vb_gemm_packed_size(tk, dv)
         let packs = scratch + pool.threadCount * (bq * bk + 2 * bq)
@@ -116,6 +118,7 @@ public struct ScaledDotProductAttention: Operator {
                         let img = t / heads, h = t % heads
                         let pk = packs + t * (kSize + vSize)
                         vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, pk)
+                        for i in 0..<kSize { pk[i] *= scale }
                         vb_gemm_pack_b(vBase + img * tk * vRow + h * vh, vRow, tk, dv, pk + kSize)
                     }
                 }
@@ -138,10 +141,10 @@ public struct ScaledDotProductAttention: Operator {
                         if packed {
                             vb_gemm_packed_strided(qp, qRow, pk + c0 * dk, dk * 16, dk, cols, s, cols, rows, 0)
                         } else {
-                            gemm.sgemm(transA: false, transB: true, m: rows, n: cols, k: dk, alpha: 1, a: qp, lda: qRow,
+                            gemm.sgemm(transA: false, transB: true, m: rows, n: cols, k: dk, alpha: scale, a: qp, lda: qRow,
                                        b: kBase + img * tk * kRow + c0 * kRow + h * kh, ldb: kRow, beta: 0, c: s, ldc: cols)
                         }
-                        vb_scale_add_bias(s, rows, cols, scale, biasPtr.map { $0 + (h * tq + r0) * tk + c0 }, tk)
+                        if let biasPtr { vb_scale_add_bias(s, rows, cols, 1, biasPtr + (h * tq + r0) * tk + c0, tk) }
                         vb_attention_online_softmax(s, rows, cols, m, l, out, dv, ldo)
                         if packed {
                             vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, 1)

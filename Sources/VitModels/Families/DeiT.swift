@@ -41,7 +41,7 @@ public final class DeiT: ImageClassifier {
     let clsToken: Tensor
     /// [1, 1 + grid², C]: the class token's position, then the patches' in row-major order.
     let posEmbed: Tensor
-    let blocks: [Block]
+    let blocks: [VisionTransformerBlock]
     let norm: LayerNormLayer
     let head: LinearLayer
     public var numClasses: Int { config.numClasses }
@@ -66,9 +66,9 @@ public final class DeiT: ImageClassifier {
         clsToken = w.read("cls_token", shape: [1, 1, c], .normal(0.02))
         posEmbed = w.read("pos_embed", shape: [1, 1 + config.grid * config.grid, c], .normal(0.02))
         blocks = (0..<config.depth).map { i in
-            w.scope("blocks") { w.scope("\(i)") { Block(w, dim: c, heads: config.numHeads, hidden: hidden) } }
+            w.scope("blocks") { w.scope("\(i)") { VisionTransformerBlock(w, dim: c, heads: config.numHeads, hidden: hidden) } }
         }
-        norm = w.scope("norm") { LayerNormLayer(w, channels: c, eps: Block.eps) }
+        norm = w.scope("norm") { LayerNormLayer(w, channels: c, eps: 1e-6) }
         head = w.scope("head") { LinearLayer(w, in: c, out: config.numClasses) }
     }
 
@@ -109,7 +109,7 @@ public final class DeiT: ImageClassifier {
             tokens = try b.scope("blocks") { try b.scope("\(i)") { try block.forward(b, tokens) } }
         }
         let cls = try b.reshape(b.apply(SliceTokens(start: 0, count: 1), [tokens], name: "pool"), [n, c])
-        return try b.apply(normThenLinear(norm, head), [cls], name: "head")
+        return try b.apply(LayerNormLinear.fusing(norm, head), [cls], name: "head")
     }
 
     /// The position embedding [1 + gh·gw, C] for a gh×gw patch grid.
@@ -118,106 +118,6 @@ public final class DeiT: ImageClassifier {
         guard (gh, gw) != (g, g) else { return posEmbed.reshaped([1 + g * g, c]) }
         let resampled = resampleBicubicAntialiased(Array(posEmbed.data[c...]), channels: c, from: (g, g), to: (gh, gw))
         return Tensor(shape: [1 + gh * gw, c], data: Array(posEmbed.data[..<c]) + resampled)
-    }
-
-    /// timm `Block` as DeiT configures it: x = x + attn(norm1(x)); x = x + mlp(norm2(x)), on
-    /// tokens [N, T, C].
-    final class Block: Module {
-        static let eps: Float = 1e-6
-        let heads: Int
-        let norm1: LayerNormLayer, norm2: LayerNormLayer
-        let qkv: LinearLayer, proj: LinearLayer
-        let fc1: LinearLayer, fc2: LinearLayer
-
-        init(_ w: Weights, dim: Int, heads: Int, hidden: Int) {
-            self.heads = heads
-            norm1 = w.scope("norm1") { LayerNormLayer(w, channels: dim, eps: Self.eps) }
-            qkv = w.scope("attn") { w.scope("qkv") { LinearLayer(w, in: dim, out: 3 * dim) } }
-            proj = w.scope("attn") { w.scope("proj") { LinearLayer(w, in: dim, out: dim) } }
-            norm2 = w.scope("norm2") { LayerNormLayer(w, channels: dim, eps: Self.eps) }
-            fc1 = w.scope("mlp") { w.scope("fc1") { LinearLayer(w, in: dim, out: hidden) } }
-            fc2 = w.scope("mlp") { w.scope("fc2") { LinearLayer(w, in: hidden, out: dim) } }
-        }
-
-        func collect(_ sd: inout StateDict) {
-            sd.scope("norm1") { norm1.collect(&$0) }
-            sd.scope("attn") { sd in
-                sd.scope("qkv") { qkv.collect(&$0) }
-                sd.scope("proj") { proj.collect(&$0) }
-            }
-            sd.scope("norm2") { norm2.collect(&$0) }
-            sd.scope("mlp") { sd in
-                sd.scope("fc1") { fc1.collect(&$0) }
-                sd.scope("fc2") { fc2.collect(&$0) }
-            }
-        }
-
-        /// Four steps and the attention: norm1 fused into qkv, attention reading Q, K and V by
-        /// stride from the qkv output (timm's (3, heads, d) packing), the residual fused into
-        /// proj; norm2 and GELU fused into fc1, the residual into fc2.
-        func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
-            let dim = qkv.weight.shape[1]
-            let attended = try b.scope("attn") {
-                let q = try b.scope("qkv") { try b.apply(normThenLinear(norm1, qkv), [x]) }
-                let o = try b.apply(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: dim / heads), [q])
-                return try b.scope("proj") { try proj.forward(b, o, residual: x) }
-            }
-            return try b.scope("mlp") {
-                let h = try b.scope("fc1") { try b.apply(normThenLinear(norm2, fc1, activation: .gelu), [attended]) }
-                return try b.scope("fc2") { try fc2.forward(b, h, residual: attended) }
-            }
-        }
-    }
-}
-
-/// `norm` then `linear` as one engine step, with `activation` in the GEMM's epilogue.
-private func normThenLinear(_ norm: LayerNormLayer, _ linear: LinearLayer, activation: Activation = .none) -> LayerNormLinear {
-    LayerNormLinear(norm: LayerNorm(gamma: norm.weight.data, beta: norm.bias.data, eps: norm.eps),
-                    linear: Linear(weight: linear.weight, bias: linear.bias, activation: activation))
-}
-
-/// PyTorch's `F.interpolate(mode='bicubic', antialias=True, align_corners=False)` of a
-/// channels-last grid [h·w, C] to another size, in double: per axis, the Keys cubic (a = −0.5)
-/// stretched by the scale when shrinking (that is the antialiasing), taps clipped at the border
-/// and renormalised (ATen's `_compute_indices_min_size_weights_aa`); rows, then columns.
-func resampleBicubicAntialiased(_ grid: [Float], channels c: Int, from: (h: Int, w: Int), to: (h: Int, w: Int)) -> [Float] {
-    let rows = antialiasedBicubicTaps(input: from.h, output: to.h)
-    let cols = antialiasedBicubicTaps(input: from.w, output: to.w)
-    var out = [Float](repeating: 0, count: to.h * to.w * c)
-    var acc = [Double](repeating: 0, count: c)
-    for (oy, ry) in rows.enumerated() {
-        for (ox, rx) in cols.enumerated() {
-            for i in 0..<c { acc[i] = 0 }
-            for (dy, wy) in ry.weights.enumerated() {
-                for (dx, wx) in rx.weights.enumerated() {
-                    let base = ((ry.first + dy) * from.w + rx.first + dx) * c, wt = wy * wx
-                    for i in 0..<c { acc[i] += wt * Double(grid[base + i]) }
-                }
-            }
-            for i in 0..<c { out[(oy * to.w + ox) * c + i] = Float(acc[i]) }
-        }
-    }
-    return out
-}
-
-/// Per output index: the first input index it reads and the normalised weights of its taps.
-private func antialiasedBicubicTaps(input: Int, output: Int) -> [(first: Int, weights: [Double])] {
-    func keys(_ t: Double) -> Double {
-        let a = -0.5, x = abs(t)
-        if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
-        if x < 2 { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
-        return 0
-    }
-    let scale = Double(input) / Double(output)
-    let support = scale >= 1 ? 2 * scale : 2, invScale = scale >= 1 ? 1 / scale : 1
-    return (0..<output).map { i in
-        let center = scale * (Double(i) + 0.5)
-        // Truncation toward zero, as ATen's int64 casts.
-        let first = max(Int(center - support + 0.5), 0), end = min(Int(center + support + 0.5), input)
-        var weights = (first..<max(first, end)).map { keys((Double($0) - center + 0.5) * invScale) }
-        let total = weights.reduce(0, +)
-        if total != 0 { weights = weights.map { $0 / total } }
-        return (first, weights)
     }
 }
 
@@ -253,7 +153,7 @@ extension BlockZoo {
                 guard dim % 64 == 0 else {
                     throw ModelInputError("deit.block: width \(dim) is not a multiple of the head dim 64")
                 }
-                let block = DeiT.Block(w, dim: dim, heads: dim / 64, hidden: 4 * dim)
+                let block = VisionTransformerBlock(w, dim: dim, heads: dim / 64, hidden: 4 * dim)
                 return AdaptedBlock(block, layout: .tokens, channels: dim, forward: block.forward)
             },
         ]

@@ -103,7 +103,7 @@ public final class MobileLevelViT: ImageClassifier {
     let ipe: IrregularPatchEmbed?
     let clsToken: Tensor?
     let posEmbed: Tensor?
-    let blocks: [EncoderBlock]
+    let blocks: [VisionTransformerBlock]
     let norm: LayerNormLayer
     let apf: AdaptivePatchFusion?
     let head: LinearLayer
@@ -129,7 +129,7 @@ public final class MobileLevelViT: ImageClassifier {
         posEmbed = c.usePosEmbed ? w.read("pos_embed", shape: [1, tokens, dim], .normal(0.02)) : nil
         let hidden = Int(Double(dim) * c.mlpRatio)
         blocks = (0..<c.depth).map { j in
-            w.scope("blocks") { w.scope("\(j)") { EncoderBlock(w, dim: dim, heads: c.numHeads, hidden: hidden) } }
+            w.scope("blocks") { w.scope("\(j)") { VisionTransformerBlock(w, dim: dim, heads: c.numHeads, hidden: hidden) } }
         }
         norm = w.scope("norm") { LayerNormLayer(w, channels: dim, eps: 1e-6) }
         apf = c.useApf ? w.scope("apf") {
@@ -231,19 +231,10 @@ public final class MobileLevelViT: ImageClassifier {
         } else {
             // The class token's final state. LayerNorm acts per token, so taking the token first
             // and normalising it alone equals timm's norm-then-`x[:, 0]`.
-            let cls = try selectFirstToken(b, x)
+            let cls = try b.reshape(b.apply(SliceTokens(start: 0, count: 1), [x], name: "cls_token"), [b.shape(of: x)[0], config.embedDim])
             pooled = try b.scope("norm") { try norm.forward(b, cls) }
         }
         return try b.scope("head") { try head.forward(b, pooled) }
-    }
-
-    /// Token 0 of [N, T, C] as [N, C]: a 1x1 window with stride T over the [N, T, 1, C] view is
-    /// exactly that subsampling, with no arithmetic.
-    private func selectFirstToken(_ b: PlanBuilder, _ x: Value) throws -> Value {
-        let s = b.shape(of: x)
-        let column = try b.reshape(x, [s[0], s[1], 1, s[2]])
-        let first = try b.apply(Pool2d(.average, kernel: 1, stride: s[1]), [column], name: "cls_token")
-        return try b.reshape(first, [s[0], s[2]])
     }
 }
 
@@ -453,51 +444,6 @@ extension MobileLevelViT {
         }
     }
 
-    /// timm's ViT `Block`: x + proj(attn(norm1(x))), then x + fc2(gelu(fc1(norm2(x)))).
-    final class EncoderBlock: Module {
-        let dim: Int, heads: Int
-        let norm1: LayerNormLayer, qkv: LinearLayer, proj: LinearLayer
-        let norm2: LayerNormLayer, fc1: LinearLayer, fc2: LinearLayer
-
-        init(_ w: Weights, dim: Int, heads: Int, hidden: Int) {
-            self.dim = dim
-            self.heads = heads
-            norm1 = w.scope("norm1") { LayerNormLayer(w, channels: dim, eps: 1e-6) }
-            qkv = w.scope("attn") { w.scope("qkv") { LinearLayer(w, in: dim, out: 3 * dim) } }
-            proj = w.scope("attn") { w.scope("proj") { LinearLayer(w, in: dim, out: dim) } }
-            norm2 = w.scope("norm2") { LayerNormLayer(w, channels: dim, eps: 1e-6) }
-            fc1 = w.scope("mlp") { w.scope("fc1") { LinearLayer(w, in: dim, out: hidden) } }
-            fc2 = w.scope("mlp") { w.scope("fc2") { LinearLayer(w, in: hidden, out: dim) } }
-        }
-
-        func collect(_ sd: inout StateDict) {
-            sd.scope("norm1") { norm1.collect(&$0) }
-            sd.scope("attn") { sd in
-                sd.scope("qkv") { qkv.collect(&$0) }
-                sd.scope("proj") { proj.collect(&$0) }
-            }
-            sd.scope("norm2") { norm2.collect(&$0) }
-            sd.scope("mlp") { sd in
-                sd.scope("fc1") { fc1.collect(&$0) }
-                sd.scope("fc2") { fc2.collect(&$0) }
-            }
-        }
-
-        /// Attention reads Q, K and V by stride from the fused qkv output; GELU runs in fc1's
-        /// epilogue and both residuals in proj's and fc2's.
-        func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
-            let n1 = try b.scope("norm1") { try norm1.forward(b, x) }
-            let x1 = try b.scope("attn") {
-                let q = try b.scope("qkv") { try qkv.forward(b, n1) }
-                let o = try b.apply(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: dim / heads), [q], name: "sdpa")
-                return try b.scope("proj") { try proj.forward(b, o, residual: x) }
-            }
-            let n2 = try b.scope("norm2") { try norm2.forward(b, x1) }
-            let h = try b.scope("mlp") { try b.scope("fc1") { try fc1.forward(b, n2, activation: .gelu) } }
-            return try b.scope("mlp") { try b.scope("fc2") { try fc2.forward(b, h, residual: x1) } }
-        }
-    }
-
     /// APF: pooled = Σₜ gₜ · softmaxₜ(fc2(gelu(fc1(xₜ)))) · xₜ over tokens [N, T, C] → [N, C].
     final class AdaptivePatchFusion: Module {
         /// [1, T] for the native token layout.
@@ -631,7 +577,7 @@ extension BlockZoo {
                 guard dim % headDim == 0 else {
                     throw ModelInputError("mlvit.block: width \(dim) is not a multiple of the head dim \(headDim)")
                 }
-                let block = Model.EncoderBlock(w, dim: dim, heads: dim / headDim, hidden: Int(Double(dim) * c.mlpRatio))
+                let block = VisionTransformerBlock(w, dim: dim, heads: dim / headDim, hidden: Int(Double(dim) * c.mlpRatio))
                 return MobileLevelViTBlock(block, shape: { n, hh, ww in [n, layout(hh, ww).count, dim] }, forward: block.forward)
             },
         ]

@@ -201,7 +201,7 @@ public final class MobileViT: ImageClassifier {
         let channels: Int, dim: Int, patchSize: Int
         let convKxk: ConvNorm
         let conv1x1: Conv2dLayer
-        let transformer: [TransformerBlock]
+        let transformer: [VisionTransformerBlock]
         let norm: LayerNormLayer
         let convProj: ConvNorm
         let convFusion: ConvNorm
@@ -212,7 +212,7 @@ public final class MobileViT: ImageClassifier {
             self.patchSize = patchSize
             convKxk = w.scope("conv_kxk") { ConvNorm(w, in: cin, out: cin, kernel: 3) }
             conv1x1 = w.scope("conv_1x1") { Conv2dLayer(w, in: cin, out: d, kernel: 1, bias: false) }
-            transformer = (0..<depth).map { k in w.scope("transformer.\(k)") { TransformerBlock(w, dim: d) } }
+            transformer = (0..<depth).map { k in w.scope("transformer.\(k)") { VisionTransformerBlock(w, dim: d, heads: MobileViT.heads, hidden: MobileViT.mlpRatio * d, activation: .silu, eps: 1e-5) } }
             norm = w.scope("norm") { LayerNormLayer(w, channels: d) }
             convProj = w.scope("conv_proj") { ConvNorm(w, in: d, out: cout, kernel: 1) }
             convFusion = w.scope("conv_fusion") { ConvNorm(w, in: cin + cout, out: cout, kernel: 3) }
@@ -260,52 +260,6 @@ public final class MobileViT: ImageClassifier {
             }
             let both = try b.apply(Concat(axis: 3), [x, global], name: "cat")
             return try b.scope("conv_fusion") { try b.apply(convFusion.foldedOp(activation: .silu), [both]) }
-        }
-    }
-
-    /// timm's ViT `Block` as MobileViT configures it: LayerNorm, 4-head attention with qkv bias,
-    /// LayerNorm, MLP of `mlpRatio`·d with SiLU; no layer scales.
-    final class TransformerBlock: Module {
-        let dim: Int
-        let norm1: LayerNormLayer, norm2: LayerNormLayer
-        let qkv: LinearLayer, proj: LinearLayer
-        let fc1: LinearLayer, fc2: LinearLayer
-
-        init(_ w: Weights, dim: Int) {
-            self.dim = dim
-            let hidden = MobileViT.mlpRatio * dim
-            norm1 = w.scope("norm1") { LayerNormLayer(w, channels: dim) }
-            qkv = w.scope("attn.qkv") { LinearLayer(w, in: dim, out: 3 * dim) }
-            proj = w.scope("attn.proj") { LinearLayer(w, in: dim, out: dim) }
-            norm2 = w.scope("norm2") { LayerNormLayer(w, channels: dim) }
-            fc1 = w.scope("mlp.fc1") { LinearLayer(w, in: dim, out: hidden) }
-            fc2 = w.scope("mlp.fc2") { LinearLayer(w, in: hidden, out: dim) }
-        }
-
-        func collect(_ sd: inout StateDict) {
-            sd.scope("norm1") { norm1.collect(&$0) }
-            sd.scope("attn.qkv") { qkv.collect(&$0) }
-            sd.scope("attn.proj") { proj.collect(&$0) }
-            sd.scope("norm2") { norm2.collect(&$0) }
-            sd.scope("mlp.fc1") { fc1.collect(&$0) }
-            sd.scope("mlp.fc2") { fc2.collect(&$0) }
-        }
-
-        /// Attention reads Q, K and V from the fused qkv by stride; both residuals are added in
-        /// the epilogues of `proj` and `fc2`, SiLU in `fc1`'s.
-        func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
-            let normed = try b.scope("norm1") { try norm1.forward(b, x) }
-            let attended = try b.scope("attn") {
-                let packed = try b.scope("qkv") { try qkv.forward(b, normed) }
-                let heads = MobileViT.heads
-                let mixed = try b.apply(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: dim / heads), [packed])
-                return try b.scope("proj") { try proj.forward(b, mixed, residual: x) }
-            }
-            let normed2 = try b.scope("norm2") { try norm2.forward(b, attended) }
-            return try b.scope("mlp") {
-                let hidden = try b.scope("fc1") { try fc1.forward(b, normed2, activation: .silu) }
-                return try b.scope("fc2") { try fc2.forward(b, hidden, residual: attended) }
-            }
         }
     }
 }

@@ -223,7 +223,7 @@ public final class PSViT: ImageClassifier {
             ? try b.reshape(b.apply(SliceTokens(start: 0, count: 1), [y], name: "cls"), [n, c])
             : try b.apply(GlobalAvgPool(), [y], name: "global_pool")
         // The final norm runs on the one vector the head reads, fused with the head's GEMM.
-        return try b.scope("head") { try b.apply(normThenLinear(norm, head), [features]) }
+        return try b.scope("head") { try b.apply(LayerNormLinear.fusing(norm, head), [features]) }
     }
 
     /// The position embedding [(1 +) gh·gw, C₀] for a gh×gw patch grid.
@@ -331,11 +331,11 @@ public final class PSViT: ImageClassifier {
                     guard let sharedMap else {
                         throw PlanError(module: b.modulePath, "a sharing layer needs the attention map of the layer before it")
                     }
-                    let v = try b.scope("v") { try b.apply(normThenLinear(norm1, inputProjection), [x]) }
+                    let v = try b.scope("v") { try b.apply(LayerNormLinear.fusing(norm1, inputProjection), [x]) }
                     o = try b.apply(ApplyAttentionMap.values(heads: heads, headDim: d), [sharedMap, v], name: "apply_map")
                     kept = sharedMap
                 } else {
-                    let qkv = try b.scope("qkv") { try b.apply(normThenLinear(norm1, inputProjection), [x]) }
+                    let qkv = try b.scope("qkv") { try b.apply(LayerNormLinear.fusing(norm1, inputProjection), [x]) }
                     if keepsMap {
                         let m = try b.apply(AttentionMap.fusedQKV(heads: heads, headDim: d), [qkv], name: "map")
                         o = try b.apply(ApplyAttentionMap.fusedQKV(heads: heads, headDim: d), [m, qkv], name: "apply_map")
@@ -348,7 +348,7 @@ public final class PSViT: ImageClassifier {
                 return (try b.scope("proj") { try proj.forward(b, o, residual: x) }, kept)
             }
             let y = try b.scope("mlp") {
-                let h = try b.scope("fc1") { try b.apply(normThenLinear(norm2, fc1, activation: .gelu), [attended]) }
+                let h = try b.scope("fc1") { try b.apply(LayerNormLinear.fusing(norm2, fc1, activation: .gelu), [attended]) }
                 return try b.scope("fc2") { try fc2.forward(b, h, residual: attended) }
             }
             return (y, map)
@@ -440,12 +440,6 @@ final class TokenPooling1d: TokenPooling {
         let clsOut = try b.scope("fc") { try fc.forward(b, cls) }
         return try b.apply(Concat(axis: 1), [clsOut, b.reshape(pooled, [n, kept, cout])], name: "concat")
     }
-}
-
-/// `norm` then `linear` as one engine step, with `activation` in the GEMM's epilogue.
-private func normThenLinear(_ norm: LayerNormLayer, _ linear: LinearLayer, activation: Activation = .none) -> LayerNormLinear {
-    LayerNormLinear(norm: LayerNorm(gamma: norm.weight.data, beta: norm.bias.data, eps: norm.eps),
-                    linear: Linear(weight: linear.weight, bias: linear.bias, activation: activation))
 }
 
 extension ModelZoo {

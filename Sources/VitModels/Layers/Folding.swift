@@ -56,3 +56,12 @@ extension Conv2dLayer {
         return Conv2dLayer(weight: w, bias: b, stride: 1, padding: 0, groups: 1)
     }
 }
+
+extension LayerNormLinear {
+    /// `norm` then `linear` as one engine step — a pre-norm transformer's norm1→qkv and
+    /// norm2→fc1 — with `activation` in the GEMM's epilogue.
+    static func fusing(_ norm: LayerNormLayer, _ linear: LinearLayer, activation: Activation = .none) -> LayerNormLinear {
+        LayerNormLinear(norm: LayerNorm(gamma: norm.weight.data, beta: norm.bias.data, eps: norm.eps),
+                        linear: Linear(weight: linear.weight, bias: linear.bias, activation: activation))
+    }
+}
