@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "VitModelsTests", dependencies: ["VitModels", "VitEngine"], path: "Tests/VitModelsTests",
                     resources: [.copy("Goldens")]),
         // Runs the built binary; depending on the executable makes `swift test` build it first.
-        .testTarget(name: "VitHarnessTests", dependencies: ["VitHarness"], path: "Tests/VitHarnessTests"),
+        .testTarget(name: "VitHarnessTests", dependencies: ["VitHarness", "VitModels"], path: "Tests/VitHarnessTests"),
         .testTarget(name: "CLITests", dependencies: ["vitbench"], path: "Tests/CLITests"),
         .testTarget(name: "VitReportsTests", dependencies: ["VitReports"], path: "Tests/VitReportsTests"),
     ],

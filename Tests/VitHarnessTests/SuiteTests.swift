@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import VitHarness
+import VitModels
 
 final class SuiteTests: XCTestCase {
     static let suites = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -12,7 +13,8 @@ final class SuiteTests: XCTestCase {
 
     func testShippedSuitesParseAndExpand() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.suites.path).filter { $0.hasSuffix(".yaml") }
-        XCTAssertEqual(Set(files), ["default.yaml", "mixers.yaml", "fastvit.yaml", "accuracy-latency.yaml", "resolution-scaling.yaml", "ci.yaml"])
+        XCTAssertEqual(Set(files), ["default.yaml", "mixers.yaml", "fastvit.yaml", "accuracy-latency.yaml", "resolution-scaling.yaml", "ci.yaml",
+                                  "blocks.yaml"])
         for f in files {
             let suite = try Suite.load(Self.suites.appendingPathComponent(f).path)
             XCTAssertFalse(try suite.configurations(threadCounts: counts).isEmpty, f)
@@ -24,6 +26,11 @@ final class SuiteTests: XCTestCase {
         XCTAssertTrue(configs.contains { $0.model == "metaformer_s12:repmixer" && $0.form == .train && $0.resolution == 1024 && $0.batch == 8 })
         XCTAssertFalse(configs.contains { $0.model == "metaformer_s12:attention" && $0.resolution > 512 })
         XCTAssertEqual(mixers.baselineMixer, "pooling")
+        // Every model of the zoo is in the accuracy-latency table; every block in the blocks suite.
+        let table = try Suite.load(Self.suites.appendingPathComponent("accuracy-latency.yaml").path).configurations(threadCounts: counts)
+        XCTAssertEqual(Set(table.map(\.model)), Set(ModelZoo.all.map(\.name).filter { !$0.contains(":") }))
+        let blocks = try Suite.load(Self.suites.appendingPathComponent("blocks.yaml").path).configurations(threadCounts: counts)
+        XCTAssertTrue(Set(blocks.map(\.model)).isSuperset(of: BlockZoo.all.map(\.name)))
     }
 
     func testDefaultsRepetitionsAndInterleaving() throws {

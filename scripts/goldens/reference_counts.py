@@ -17,7 +17,10 @@ from common import GOLDENS
 
 DEFAULT = ['fastvit_t8', 'fastvit_t12', 'fastvit_s12', 'fastvit_sa12', 'fastvit_sa24', 'fastvit_sa36', 'fastvit_ma36',
            'mobileone_s0', 'mobileone_s1', 'mobileone_s2', 'mobileone_s3', 'mobileone_s4',
-           'poolformer_s12', 'poolformer_s24', 'poolformer_s36']
+           'poolformer_s12', 'poolformer_s24', 'poolformer_s36',
+           'mobilevit_xxs', 'mobilevit_xs', 'mobilevit_s',
+           'levit_128s', 'levit_128', 'levit_192', 'levit_256', 'levit_384',
+           'deit_tiny_patch16_224', 'deit_small_patch16_224', 'deit_base_patch16_224']
 RES = {'fastvit': 256, 'mobilevit': 256}
 
 path = os.path.join(GOLDENS, 'reference_counts.json')
