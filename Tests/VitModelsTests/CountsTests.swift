@@ -37,6 +37,25 @@ final class CountsTests: XCTestCase {
         }
     }
 
+    /// What `vitbench list` and `info` print for every model: a published top-1 with its source,
+    /// or "no published weights" in the summary; timm's parameter count (as models.md rounds it)
+    /// where one is given; the published resolution a multiple of the models' strides.
+    func testEveryZooEntryCarriesItsReferenceFigures() throws {
+        for info in ModelZoo.all {
+            if let p = info.published {
+                XCTAssertFalse(p.source.isEmpty, info.name)
+                XCTAssertTrue((50...90).contains(p.top1), "\(info.name): top-1 \(p.top1)")
+            } else {
+                XCTAssertTrue(info.summary.contains("no published weights"), "\(info.name): \(info.summary)")
+            }
+            XCTAssertTrue([224, 256].contains(info.resolution), info.name)
+            if let params = info.referenceParams {
+                let model = try info.random()
+                XCTAssertEqual(Double(model.parameterCount) / 1e6, params, accuracy: 0.006, "\(info.name): train-time parameters")
+            }
+        }
+    }
+
     func testPoolFormerCounts() throws {
         try Self.checkCounts(family: "poolformer")
         XCTAssertNotNil(Self.references["poolformer_s12"], "reference counts missing")

@@ -19,16 +19,6 @@ final class DeiTTests: XCTestCase {
         for name in Self.variants { XCTAssertNotNil(CountsTests.references[name], "\(name) missing from reference_counts.json") }
     }
 
-    func testZooEntriesCarryPublishedNumbers() throws {
-        for name in Self.variants {
-            let info = try ModelZoo.named(name)
-            XCTAssertEqual(info.resolution, 224)
-            XCTAssertNotNil(info.published, name)
-            XCTAssertNotNil(info.referenceParams, name)
-            XCTAssertNotNil(info.referenceGMACs, name)
-        }
-    }
-
     func testNotesSayWhenThePositionEmbeddingIsResampled() throws {
         let model = try ModelZoo.named("deit_tiny_patch16_224").random()
         XCTAssertEqual(model.notes(height: 224, width: 224), [])
