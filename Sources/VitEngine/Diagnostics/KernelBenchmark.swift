@@ -26,7 +26,12 @@ public enum KernelBenchmark {
             cases.append(Case(name: name, shape: shape, op: op, inputs: inputs))
         }
         func w(_ s: [Int]) -> Tensor { Tensor(randomNormal: s, scale: 0.1, rng: &rng) }
-        add("conv 3x3/2 (stem)", "1x256x256x3 -> 48", Conv2d(weight: w([48, 3, 3, 3]), bias: w([48]), stride: 2, padding: 1, activation: .gelu), [[1, 256, 256, 3]])
+        let stem = Conv2d(weight: w([48, 3, 3, 3]), bias: w([48]), stride: 2, padding: 1, activation: .gelu)
+        add("conv 3x3/2 (stem)", "1x256x256x3 -> 48", stem, [[1, 256, 256, 3]])
+        // As models run it: reading the NCHW image, without a transpose before it.
+        if let fromImage = NCHWInputConv2d(stem) {
+            add("conv 3x3/2 (stem, NCHW input)", "1x3x256x256 -> 48", fromImage, [[1, 3, 256, 256]])
+        }
         let stages = [(48, 64), (96, 32), (192, 16), (384, 8)]
         for (i, (c, r)) in stages.enumerated() {
             let x = [1, r, r, c]

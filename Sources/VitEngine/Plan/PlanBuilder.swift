@@ -94,8 +94,33 @@ public final class PlanBuilder {
         return r
     }
 
+    /// The recorded nodes with the image's layout conversion folded into the stem: an
+    /// NCHW→NHWC permute whose copy only a conv reads, and that conv able to read NCHW itself
+    /// (`NCHWInputConv2d`), is dropped, and the conv reads the permute's input. That saves a
+    /// pass over the image and a buffer its size.
+    private func nodesWithLayoutFolded(outputs: [Value]) -> [Node] {
+        let kept = Set(outputs.map { root($0.id) })
+        var readers: [Int: [Int]] = [:]  // value (views resolved) → the nodes that read it
+        for (i, node) in nodes.enumerated() {
+            for input in node.inputs { readers[root(input), default: []].append(i) }
+        }
+        var folded = nodes
+        var dropped = Set<Int>()
+        for (i, node) in nodes.enumerated() {
+            guard let permute = node.op as? Permute, permute.axes == [0, 2, 3, 1], !kept.contains(node.output),
+                  let reader = readers[node.output], reader.count == 1,
+                  nodes[reader[0]].inputs[0] == node.output,
+                  let conv = nodes[reader[0]].op as? Conv2d, let fused = NCHWInputConv2d(conv) else { continue }
+            folded[reader[0]].op = fused
+            folded[reader[0]].inputs[0] = node.inputs[0]
+            dropped.insert(i)
+        }
+        return folded.indices.filter { !dropped.contains($0) }.map { folded[$0] }
+    }
+
     /// Lays out memory and binds every step. `outputs` stay readable after `run()`.
     public func build(outputs: [Value]) throws -> Plan {
+        let nodes = nodesWithLayoutFolded(outputs: outputs)
         let stepCount = nodes.count
         var first = [Int](repeating: Int.max, count: shapes.count)
         var last = [Int](repeating: -1, count: shapes.count)

@@ -21,7 +21,8 @@ extension ImageClassifier {
     public func notes(height: Int, width: Int) -> [String] { [] }
 
     /// Lowers the model for an NCHW batch: the plan's input is NCHW float32 (as PyTorch and
-    /// numpy hold images), its first step converts to the engine's NHWC.
+    /// numpy hold images), converted to the engine's NHWC by a first step — which the builder
+    /// folds into the stem when the stem is a conv that reads NCHW itself (`NCHWInputConv2d`).
     public func plan(batch: Int, height: Int, width: Int, backend: Backend = .default,
                      pool: ThreadPool) throws -> Plan {
         try checkInput(height: height, width: width)
