@@ -299,8 +299,10 @@ final class LayoutTests: XCTestCase {
 final class AttentionTests: XCTestCase {
     func testFusedQKVAttentionAcrossBlockBoundaries() throws {
         var rng = makeRNG()
-        // 7 tokens (one block), 300 (several query blocks, two key blocks), batch 2.
-        for (n, t, heads, d) in [(1, 7, 2, 8), (2, 300, 3, 16), (1, 600, 1, 32)] {
+        // 7 tokens (one block), 300 (several query blocks, one key block), batch 2, and three key
+        // blocks (the online softmax's rescaling, a partial last block).
+        let keyBlocks = 2 * ScaledDotProductAttention.keyBlock + 52
+        for (n, t, heads, d) in [(1, 7, 2, 8), (2, 300, 3, 16), (1, 600, 1, 32), (1, keyBlocks, 1, 8)] {
             let qkv = randomTensor([n, t, 3 * heads * d], &rng)
             try assertMatchesReference(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: d), [qkv], tolerance: 1e-5)
         }
