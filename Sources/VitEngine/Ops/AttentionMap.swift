@@ -63,13 +63,16 @@ public struct AttentionMap: Operator {
         let y = c.output, gemm = c.gemm, pool = c.pool
         let bq = Self.queryBlock, qBlocks = (tq + bq - 1) / bq
         // With the packed backend, Kᵀ of each head is packed once into the micro-kernels' panels
-        // (O(T·d) against the O(T²·d) product); otherwise the product goes through the BLAS.
+        // (O(T·d) against the O(T²·d) product), the scale folded in; otherwise the product goes
+        // through the BLAS, the scale as its alpha.
         let packed = c.packsWeights, kSize = vb_gemm_packed_size(dk, tk), packs = c.scratch
         return {
             if packed {
                 pool.parallelFor(n * heads) { t, _ in
                     let img = t / heads, h = t % heads
-                    vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, packs + t * kSize)
+                    let pk = packs + t * kSize
+                    vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, pk)
+                    for i in 0..<kSize { pk[i] *= scale }
                 }
             }
             pool.parallelFor(n * heads * qBlocks) { t, _ in
@@ -79,7 +82,6 @@ public struct AttentionMap: Operator {
                 let scores = y + ((img * heads + h) * tq + r0) * tk
                 if packed {
                     vb_gemm_packed(qp, qRow, packs + (img * heads + h) * kSize, dk, tk, scores, tk, rows)
-                    vb_scale_add_bias(scores, rows, tk, scale, nil, 0)
                 } else {
                     gemm.sgemm(transA: false, transB: true, m: rows, n: tk, k: dk, alpha: scale, a: qp, lda: qRow,
                                b: kBase + img * tk * kRow + h * kh, ldb: kRow, beta: 0, c: scores, ldc: tk)
