@@ -40,6 +40,10 @@ void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *pa
 
 // MR rows × P panels. A row pointers are clamped for the row remainder (the extra rows compute
 // duplicates that are not stored); columns past n are stored to a scratch tile and copied.
+// B is prefetched 64 rows (4 KiB per panel) ahead: the thin GEMMs of transformers at few tokens
+// (LeViT's 16- and 49-token stages) stream weights larger than L2 and are bound by that stream;
+// measured against no prefetch and distances 16, 32 and 128: levit_128s −7%, deit_tiny −3%.
+// A prefetch past the end of the packed weights is harmless (prefetches do not fault).
 #define DEFINE_KERNEL(NAME, ATTR, MR, P)                                                         \
     ATTR static void NAME(const float *a, size_t lda, const float *bp, size_t ps, size_t k,      \
                           float *c, size_t ldc, size_t rows, size_t cols, int accumulate) {     \
@@ -50,6 +54,7 @@ void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *pa
         for (int r = 0; r < MR; r++) ar[r] = a + ((size_t)r < rows ? (size_t)r : rows - 1) * lda; \
         for (size_t kk = 0; kk < k; kk++) {                                                     \
             v16 bv[P];                                                                          \
+            for (int p = 0; p < P; p++) __builtin_prefetch(bp + p * ps + (kk + 64) * NR, 0, 3);   \
             for (int p = 0; p < P; p++) bv[p] = *(const v16u *)(bp + p * ps + kk * NR);           \
             for (int r = 0; r < MR; r++) {                                                      \
                 const v16 av = (v16){} + ar[r][kk];                                             \
