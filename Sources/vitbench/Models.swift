@@ -157,6 +157,7 @@ struct Infer: ParsableCommand {
             classifier = try info.random()
         }
         if reparameterize { classifier.reparameterize() }
+        try classifier.checkInput(height: x.shape[2], width: x.shape[3])
         for note in classifier.notes(height: x.shape[2], width: x.shape[3]) {
             FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!)
         }

@@ -70,6 +70,13 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(unknown.output.contains("unknown model 'fastvit_t9'"), unknown.output)
         XCTAssertTrue(unknown.output.contains("poolformer_s12"), unknown.output)
 
+        // A size the model cannot take is refused before anything is said about resampling to it.
+        let odd = try writeInput([1, 3, 20, 20], to: "odd.npy")
+        let deit = try vitbench("infer", "--model", "deit_tiny_patch16_224", "--input", odd, "--output", output)
+        XCTAssertNotEqual(deit.status, 0)
+        XCTAssertTrue(deit.output.contains("multiple of the patch size 16"), deit.output)
+        XCTAssertFalse(deit.output.contains("note:"), deit.output)
+
         let rank3 = try writeInput([3, 32, 32], to: "rank3.npy")
         let r3 = try vitbench("infer", "--model", "poolformer_s12", "--input", rank3, "--output", output)
         XCTAssertNotEqual(r3.status, 0)
