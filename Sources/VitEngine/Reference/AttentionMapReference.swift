@@ -4,28 +4,16 @@ import Foundation
 
 extension AttentionMap {
     public func bindReference(_ c: StepContext) -> () -> Void {
-        let n = c.outputShape[0], tq = c.outputShape[2], tk = c.outputShape[3]
-        let heads = heads, dk = keyDim, scale = Double(scale)
-        let rowQ = c.inputShapes[q.input][2], rowK = c.inputShapes[k.input][2]
-        let qv = q, kv = k, inputs = c.inputs, y = c.output
+        let n = c.outputShape[0], tq = c.outputShape[2], tk = c.outputShape[3], heads = heads
+        let qk = ReferenceQK(inputs: c.inputs, q: q, k: k, rowQ: c.inputShapes[q.input][2], rowK: c.inputShapes[k.input][2],
+                             tq: tq, tk: tk, keyDim: keyDim, scale: Double(scale))
+        let y = c.output
         return {
             for img in 0..<n {
                 for h in 0..<heads {
                     for i in 0..<tq {
-                        var scores = [Double](repeating: 0, count: tk)
-                        for j in 0..<tk {
-                            var dot = 0.0
-                            for d in 0..<dk {
-                                let qe = inputs[qv.input][(img * tq + i) * rowQ + qv.offset + h * qv.headStride + d]
-                                let ke = inputs[kv.input][(img * tk + j) * rowK + kv.offset + h * kv.headStride + d]
-                                dot += Double(qe) * Double(ke)
-                            }
-                            scores[j] = dot * scale
-                        }
-                        let m = scores.max()!
-                        let e = scores.map { exp($0 - m) }
-                        let sum = e.reduce(0, +)
-                        for j in 0..<tk { y[((img * heads + h) * tq + i) * tk + j] = Float(e[j] / sum) }
+                        let p = qk.probabilities(image: img, head: h, query: i)
+                        for j in 0..<tk { y[((img * heads + h) * tq + i) * tk + j] = Float(p[j]) }
                     }
                 }
             }

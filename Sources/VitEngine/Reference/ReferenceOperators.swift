@@ -273,35 +273,54 @@ extension SqueezeExcite {
     }
 }
 
+/// Where one head's queries and keys are for the reference attention ops: the inputs, the views
+/// and the row lengths of the tensors they live in.
+struct ReferenceQK {
+    let inputs: [UnsafeMutablePointer<Float>]
+    let q: HeadView, k: HeadView
+    let rowQ: Int, rowK: Int
+    let tq: Int, tk: Int, keyDim: Int
+    let scale: Double
+
+    /// softmax over keys of scale·q·k (+ bias) for query `i` of head `h` of image `img`: the
+    /// textbook definition, in double.
+    func probabilities(image img: Int, head h: Int, query i: Int, bias: ((Int) -> Double)? = nil) -> [Double] {
+        var scores = [Double](repeating: 0, count: tk)
+        for j in 0..<tk {
+            var dot = 0.0
+            for d in 0..<keyDim {
+                let qe = inputs[q.input][(img * tq + i) * rowQ + q.offset + h * q.headStride + d]
+                let ke = inputs[k.input][(img * tk + j) * rowK + k.offset + h * k.headStride + d]
+                dot += Double(qe) * Double(ke)
+            }
+            scores[j] = dot * scale + (bias?(j) ?? 0)
+        }
+        let m = scores.max()!
+        let e = scores.map { exp($0 - m) }
+        let sum = e.reduce(0, +)
+        return e.map { $0 / sum }
+    }
+}
+
 extension ScaledDotProductAttention {
     /// Materialises the full Tq × Tk score matrix: the textbook definition.
     public func bindReference(_ c: StepContext) -> () -> Void {
         let n = c.outputShape[0], tq = c.outputShape[1], tk = c.inputShapes[k.input][1]
-        let heads = heads, dk = keyDim, dv = valueDim, scale = Double(scale)
-        let rowsQ = c.inputShapes[q.input][2], rowsK = c.inputShapes[k.input][2], rowsV = c.inputShapes[v.input][2]
-        let qv = q, kv = k, vv = v, inputs = c.inputs, y = c.output
+        let heads = heads, dv = valueDim
+        let qk = ReferenceQK(inputs: c.inputs, q: q, k: k, rowQ: c.inputShapes[q.input][2], rowK: c.inputShapes[k.input][2],
+                             tq: tq, tk: tk, keyDim: keyDim, scale: Double(scale))
+        let rowsV = c.inputShapes[v.input][2], vv = v, inputs = c.inputs, y = c.output
         let bias = bias?.array
         return {
             for img in 0..<n {
                 for h in 0..<heads {
                     for i in 0..<tq {
-                        var scores = [Double](repeating: 0, count: tk)
-                        for j in 0..<tk {
-                            var dot = 0.0
-                            for d in 0..<dk {
-                                let qe = inputs[qv.input][(img * tq + i) * rowsQ + qv.offset + h * qv.headStride + d]
-                                let ke = inputs[kv.input][(img * tk + j) * rowsK + kv.offset + h * kv.headStride + d]
-                                dot += Double(qe) * Double(ke)
-                            }
-                            scores[j] = dot * scale + Double(bias?[(h * tq + i) * tk + j] ?? 0)
-                        }
-                        let m = scores.max()!
-                        let e = scores.map { exp($0 - m) }
-                        let sum = e.reduce(0, +)
+                        let p = qk.probabilities(image: img, head: h, query: i,
+                                                 bias: bias.map { b in { j in Double(b[(h * tq + i) * tk + j]) } })
                         for d in 0..<dv {
                             var acc = 0.0
                             for j in 0..<tk {
-                                acc += e[j] / sum * Double(inputs[vv.input][(img * tk + j) * rowsV + vv.offset + h * vv.headStride + d])
+                                acc += p[j] * Double(inputs[vv.input][(img * tk + j) * rowsV + vv.offset + h * vv.headStride + d])
                             }
                             y[(img * tq + i) * heads * dv + h * dv + d] = Float(acc)
                         }
