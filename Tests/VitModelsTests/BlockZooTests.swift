@@ -34,7 +34,8 @@ final class BlockZooTests: XCTestCase {
         }
     }
 
-    /// A block's tensors are its model's, under the names they have below the block's path.
+    /// A block's tensors are its model's, under the names they have below the block's path (a
+    /// pair of layers or convs as `0.` and `1.`).
     func testBlocksCarryTheirModelsTensors() throws {
         let cases: [(block: String, model: String, prefixes: [String])] = [
             ("fastvit.repmixer", "fastvit_t8", ["stages.0.blocks.0."]),
@@ -43,6 +44,11 @@ final class BlockZooTests: XCTestCase {
             ("poolformer.block", "poolformer_s12", ["stages.0.blocks.0."]),
             ("metaformer.attention", "metaformer_s12:attention", ["stages.0.blocks.0."]),
             ("metaformer.repmixer", "metaformer_s12:repmixer", ["stages.0.blocks.0."]),
+            ("deit.block", "deit_tiny_patch16_224", ["blocks.0."]),
+            ("psvit.attention", "psvit_2d_tiny", ["stages.0.blocks.0."]),
+            ("psvit.shared_attention", "psvit_2d_tiny", ["stages.0.blocks.0.", "stages.0.blocks.1."]),
+            ("psvit.token_pooling_2d", "psvit_2d_tiny", ["stages.1.pool."]),
+            ("psvit.token_pooling_1d", "psvit_1d_tiny", ["stages.1.pool."]),
         ]
         for c in cases {
             let model = try ModelZoo.named(c.model).random().stateDict.entries

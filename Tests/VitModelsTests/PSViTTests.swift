@@ -117,29 +117,6 @@ final class PSViTTests: XCTestCase {
         XCTAssertEqual(2 * basic.parameterCount - pair.parameterCount, 2 * (dim * dim + dim))
     }
 
-    /// Each block at its defaults holds exactly the tensors it has inside its model, under the
-    /// names below the block's path (the pair's two layers as `0.` and `1.`).
-    func testBlocksCarryTheirModelsTensors() throws {
-        let cases: [(block: String, model: String, prefixes: [String])] = [
-            ("psvit.attention", "psvit_2d_tiny", ["stages.0.blocks.0."]),
-            ("psvit.shared_attention", "psvit_2d_tiny", ["stages.0.blocks.0.", "stages.0.blocks.1."]),
-            ("psvit.token_pooling_2d", "psvit_2d_tiny", ["stages.1.pool."]),
-            ("psvit.token_pooling_1d", "psvit_1d_tiny", ["stages.1.pool."]),
-        ]
-        for c in cases {
-            let model = try ModelZoo.named(c.model).random().stateDict.entries
-            var expected: [String: [Int]] = [:]
-            for (i, prefix) in c.prefixes.enumerated() {
-                for e in model where e.name.hasPrefix(prefix) {
-                    let local = String(e.name.dropFirst(prefix.count))
-                    expected[c.prefixes.count == 1 ? local : "\(i).\(local)"] = e.tensor.shape
-                }
-            }
-            let block = try BlockZoo.named(c.block).random().stateDict.entries
-            XCTAssertEqual(Dictionary(uniqueKeysWithValues: block.map { ($0.name, $0.tensor.shape) }), expected, c.block)
-        }
-    }
-
     /// Lowering as documented: a basic layer whose map is reused materialises it, every other
     /// basic layer runs the fused attention, sharing layers only apply a map.
     func testPlanLowersSharingAsDocumented() throws {
