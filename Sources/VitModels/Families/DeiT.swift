@@ -83,8 +83,7 @@ public final class DeiT: ImageClassifier {
     public func notes(height: Int, width: Int) -> [String] {
         let p = config.patchSize, g = config.grid
         guard (height / p, width / p) != (g, g) else { return [] }
-        return ["position embedding: resampled from the checkpoint's \(g)x\(g) grid to \(height / p)x\(width / p) "
-                + "(bicubic with antialiasing, timm's resample_abs_pos_embed), once at plan time in double precision"]
+        return [positionEmbeddingNote(grid: g, to: height / p, width / p)]
     }
 
     public func collect(_ sd: inout StateDict) {
@@ -114,10 +113,7 @@ public final class DeiT: ImageClassifier {
 
     /// The position embedding [1 + gh·gw, C] for a gh×gw patch grid.
     func positionsForGrid(height gh: Int, width gw: Int) -> Tensor {
-        let g = config.grid, c = config.embedDim
-        guard (gh, gw) != (g, g) else { return posEmbed.reshaped([1 + g * g, c]) }
-        let resampled = resampleBicubicAntialiased(Array(posEmbed.data[c...]), channels: c, from: (g, g), to: (gh, gw))
-        return Tensor(shape: [1 + gh * gw, c], data: Array(posEmbed.data[..<c]) + resampled)
+        positionEmbedding(posEmbed, prefix: 1, grid: config.grid, for: gh, gw)
     }
 }
 

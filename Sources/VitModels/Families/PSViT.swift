@@ -173,8 +173,7 @@ public final class PSViT: ImageClassifier {
                          + "the \(p)x\(p) patches and are not seen")
         }
         if (gh, gw) != (g, g) {
-            notes.append("position embedding: resampled from the \(g)x\(g) grid to \(gh)x\(gw) (bicubic with antialiasing, "
-                         + "timm's resample_abs_pos_embed), once at plan time in double precision")
+            notes.append(positionEmbeddingNote(grid: g, to: gh, gw))
         }
         // The largest map a sharing layer reuses, stage by stage through the poolings.
         var (h, w) = (gh, gw), patches = gh * gw, largest: (mib: Double, note: String)?
@@ -228,10 +227,7 @@ public final class PSViT: ImageClassifier {
 
     /// The position embedding [(1 +) gh·gw, C₀] for a gh×gw patch grid.
     func positionsForGrid(height gh: Int, width gw: Int) -> Tensor {
-        let g = config.grid, c = config.embedDims[0], prefix = config.hasClassToken ? 1 : 0
-        guard (gh, gw) != (g, g) else { return posEmbed.reshaped([prefix + g * g, c]) }
-        let resampled = resampleBicubicAntialiased(Array(posEmbed.data[(prefix * c)...]), channels: c, from: (g, g), to: (gh, gw))
-        return Tensor(shape: [prefix + gh * gw, c], data: Array(posEmbed.data[..<(prefix * c)]) + resampled)
+        positionEmbedding(posEmbed, prefix: config.hasClassToken ? 1 : 0, grid: config.grid, for: gh, gw)
     }
 
     /// One stage: `pool` (every stage but the first), then `blocks`.

@@ -1,5 +1,21 @@
 import VitEngine
 
+/// timm's learned absolute position embedding rows [prefix + g·g, C] (`prefix` class-token rows
+/// first) for a gh×gw patch grid: as stored at the native g×g grid; otherwise the prefix rows kept
+/// and the grid resampled as `resample_abs_pos_embed` does. DeiT and PSViT resample this way.
+func positionEmbedding(_ table: Tensor, prefix: Int, grid g: Int, for gh: Int, _ gw: Int) -> Tensor {
+    let c = table.shape.last!
+    guard (gh, gw) != (g, g) else { return table.reshaped([prefix + g * g, c]) }
+    let resampled = resampleBicubicAntialiased(Array(table.data[(prefix * c)...]), channels: c, from: (g, g), to: (gh, gw))
+    return Tensor(shape: [prefix + gh * gw, c], data: Array(table.data[..<(prefix * c)]) + resampled)
+}
+
+/// What `notes(height:width:)` says when `positionEmbedding` resamples.
+func positionEmbeddingNote(grid g: Int, to gh: Int, _ gw: Int) -> String {
+    "position embedding: resampled from the \(g)x\(g) grid to \(gh)x\(gw) (bicubic with antialiasing, "
+        + "timm's resample_abs_pos_embed), once at plan time in double precision"
+}
+
 /// PyTorch's `F.interpolate(mode='bicubic', antialias=True, align_corners=False)` of a
 /// channels-last grid [h·w, C] to another size, in double: per axis, the Keys cubic (a = −0.5)
 /// stretched by the scale when shrinking (that is the antialiasing), taps clipped at the border
