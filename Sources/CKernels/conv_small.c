@@ -6,6 +6,7 @@
 // checks); the few border columns run one pixel at a time with clipped taps. The activation and
 // residual are applied to each finished output row while it is still in L1.
 #include "vitconvsmall.h"
+#include "isa.h"
 
 #include <string.h>
 
@@ -245,11 +246,7 @@ void vb_conv_small(const float *x, size_t ih, size_t iw, size_t cin, size_t row_
                    size_t kh, size_t kw, size_t stride_h, size_t stride_w, size_t pad_h,
                    size_t pad_w, float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
                    vb_activation act, const float *residual) {
-    static int isa = -1;
-    if (isa < 0) {
-        __builtin_cpu_init();
-        isa = __builtin_cpu_supports("avx512f") ? 2 : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
+    const int isa = vb_x86_isa();
     if (isa == 2)
         driver_avx512(x, ih, iw, cin, row_stride, pixel_stride, channel_stride, packed, cout, kh, kw,
                       stride_h, stride_w, pad_h, pad_w, y, oh, ow, oy0, oy1, act, residual);

@@ -3,6 +3,7 @@
 // BLAS spends 10–20% on the thin GEMMs of 1x1 convs). Micro-kernels keep an MR×(16·P) tile of C
 // in registers: 6×32 on AVX-512 (12 zmm), 6×16 on AVX2 and NEON, 4×16 elsewhere.
 #include "vitkernels.h"
+#include "isa.h"
 
 #include <string.h>
 
@@ -120,11 +121,7 @@ DEFINE_DRIVER(driver_base, kernel_base, , 4, 1)
 
 void vb_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t panel_stride,
                             size_t k, size_t n, float *c, size_t ldc, size_t m, int accumulate) {
-    static int isa = -1;
-    if (isa < 0) {
-        __builtin_cpu_init();
-        isa = __builtin_cpu_supports("avx512f") ? 2 : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
+    const int isa = vb_x86_isa();
     if (isa == 2) driver_avx512(a, lda, packed, panel_stride, k, n, c, ldc, m, accumulate);
     else if (isa == 1) driver_avx2(a, lda, packed, panel_stride, k, n, c, ldc, m, accumulate);
     else driver_base(a, lda, packed, panel_stride, k, n, c, ldc, m, accumulate);
