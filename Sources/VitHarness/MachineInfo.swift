@@ -12,8 +12,8 @@ public struct MachineInfo: Sendable {
     /// Vector extensions the CPU reports that matter to these kernels (AVX2, AVX-512F,
     /// AVX512-BF16, ... on x86; NEON, SVE, SVE2, I8MM, ... on ARM).
     public var isaFeatures: [String]
-    /// Which clone of the C kernels the loader picked (`vb_kernel_isa`).
-    public var kernelISA: String
+    /// Which variant of the C kernels runs: the best the CPU supports, or the one `--isa` chose.
+    public var kernelISA: KernelISA
     public var packages: Int
     public var numaNodes: String
     public var cores: Int
@@ -63,7 +63,7 @@ public struct MachineInfo: Sendable {
         ].joined(separator: "|")
         let (governor, frequency) = MachineInfo.frequencyState(allowed, cpuinfo)
         return MachineInfo(
-            cpu: cpu, arch: arch, isaFeatures: isa, kernelISA: String(cString: vb_kernel_isa()),
+            cpu: cpu, arch: arch, isaFeatures: isa, kernelISA: KernelISA.selected,
             packages: topo.packages.count,
             numaNodes: numa == 0 ? "0" : "\(numa) (\(Topology.bytes(memory)))",
             cores: topo.cores.count, pus: topo.pus.count, smtWidth: topo.smtWidth,
@@ -95,7 +95,8 @@ public struct MachineInfo: Sendable {
         [
             ("machine_id", machineID), ("cpu", cpu), ("arch", arch),
             ("isa_features", isaFeatures.isEmpty ? "none detected" : isaFeatures.joined(separator: " ")),
-            ("kernel_isa", kernelISA), ("packages", "\(packages)"), ("numa_nodes", numaNodes), ("cores", "\(cores)"),
+            ("kernel_isa", "\(kernelISA) — \(kernelISA.summary)"),
+            ("kernel_isas", KernelISA.supported.map(\.rawValue).joined(separator: " ")), ("packages", "\(packages)"), ("numa_nodes", numaNodes), ("cores", "\(cores)"),
             ("pus", "\(pus)"), ("smt", smtWidth > 1 ? "\(smtWidth) PUs per core" : "off"), ("caches", caches),
             ("cpu_kinds", cpuKinds), ("allowed_pus", allowedPUs), ("thread_binding", threadBinding), ("kernel", kernel),
             ("governor", governor), ("frequency_mhz", frequencyMHz), ("openblas_core", openBLASCore),
@@ -106,7 +107,7 @@ public struct MachineInfo: Sendable {
 
     /// The machine columns of a result row (see `ResultColumns`).
     public var rowColumns: [(String, String)] {
-        [("machine_id", machineID), ("arch", arch), ("cpu", cpu), ("commit", commit)]
+        [("machine_id", machineID), ("arch", arch), ("cpu", cpu), ("kernel_isa", kernelISA.rawValue), ("commit", commit)]
     }
 
     // MARK: Pieces

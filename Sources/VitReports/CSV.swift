@@ -37,6 +37,7 @@ import Foundation
 /// | `machine_id` | text | Identifier of the machine (the `Results/<machine-id>/` folder). |
 /// | `arch` | text | CPU architecture, e.g. `x86_64`, `arm64`. |
 /// | `cpu` | text | CPU model name. |
+/// | `kernel_isa` | text | Variant of the engine's kernels that ran: `avx512`, `avx2`, `baseline` (x86-64), `neon` (ARM64), `portable` (`--isa`). |
 /// | `commit` | text | Git commit of vitbench that measured the row. |
 /// | `timestamp` | ISO 8601 | When the configuration was measured. |
 /// | `samples_ms` | ms list | Every measured run in run order, joined by `;` — what `vitbench compare` tests for significance. |
@@ -53,7 +54,7 @@ public enum ResultColumns {
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.
     public static let text: Set<String> = [
         "suite", "model", "mixer", "form", "pinning", "backend", "noisy", "error", "notes",
-        "machine_id", "arch", "cpu", "commit", "timestamp", "samples_ms",
+        "machine_id", "arch", "cpu", "kernel_isa", "commit", "timestamp", "samples_ms",
     ]
 }
 

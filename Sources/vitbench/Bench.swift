@@ -52,7 +52,10 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var protocolOptions: ProtocolOptions
 
+    @OptionGroup var kernelISA: KernelISAOption
+
     func run() throws {
+        try kernelISA.apply()
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
         let counts = try ThreadSweep.parse(threads, policy: PinningPolicy(parsing: pin), topology: environment.topology)

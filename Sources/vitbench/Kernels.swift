@@ -1,11 +1,10 @@
 import ArgumentParser
-import CKernels
 import Foundation
 import VitEngine
 
 struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time the engine's kernels alone at FastViT-T8@256 shapes, beside a large sgemm.")
+        abstract: "Time the engine's kernels alone at FastViT-T8@256 shapes on each kernel ISA this CPU runs, beside a large sgemm.")
 
     @Option(name: .shortAndLong, help: "Worker threads (the calling thread included).")
     var threads = 1
@@ -13,16 +12,28 @@ struct Kernels: ParsableCommand {
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
     var backend = Backend.default.name
 
+    @Option(name: .customLong("isa"), parsing: .upToNextOption,
+            help: ArgumentHelp("Kernel ISAs to measure (default: every one this CPU runs).", valueName: "isa"),
+            transform: { try KernelISA(parsing: $0) })
+    var isas: [KernelISA] = []
+
     @Option(help: "Size n of the n x n x n sgemm that sets the ceiling.")
     var sgemmSize = 1024
 
+    func validate() throws {
+        guard (1...4096).contains(threads) else { throw ValidationError("--threads must be between 1 and 4096") }
+        guard (16...8192).contains(sgemmSize) else { throw ValidationError("--sgemm-size must be between 16 and 8192") }
+    }
+
     func run() throws {
         let backend = try parseBackend(backend)
-        print("# vitbench kernels — \(threads) thread(s), backend \(backend.name), kernels \(String(cString: vb_kernel_isa())), OpenBLAS \(OpenBLAS.coreName)")
-        print("| kernel | shape | median ms | GFLOP/s |")
-        print("|---|---|---:|---:|")
-        try KernelBenchmark.run(threads: threads, backend: backend, sgemmSize: sgemmSize) { r in
-            print("| \(r.name) | \(r.shape) | \(String(format: "%.4f", r.medianMilliseconds)) | \(String(format: "%.1f", r.gflops)) |")
+        let isas = self.isas.isEmpty ? KernelISA.supported : self.isas
+        print("# vitbench kernels — \(threads) thread(s), backend \(backend.name), kernel ISAs \(isas.map(\.summary).joined(separator: ", ")), OpenBLAS \(OpenBLAS.coreName)")
+        print("| kernel | shape | " + isas.map { "\($0) ms | \($0) GFLOP/s" }.joined(separator: " | ") + " |")
+        print("|---|---|" + String(repeating: "---:|---:|", count: isas.count))
+        try KernelBenchmark.run(threads: threads, backend: backend, isas: isas, sgemmSize: sgemmSize) { r in
+            let cells = r.timings.map { String(format: "%.4f | %.1f", $0.medianMilliseconds, $0.gflops) }
+            print("| \(r.name) | \(r.shape) | " + cells.joined(separator: " | ") + " |")
             fflush(stdout)
         }
     }
@@ -33,4 +44,16 @@ func parseBackend(_ name: String) throws -> Backend {
         throw ValidationError("unknown backend '\(name)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
     }
     return b
+}
+
+/// `--isa` for the commands that run models: which variant of the engine's kernels runs.
+struct KernelISAOption: ParsableArguments {
+    @Option(name: .customLong("isa"),
+            help: ArgumentHelp("Kernel ISA: \(KernelISA.allCases.map(\.rawValue).joined(separator: ", ")) (default: the best this CPU runs, \(KernelISA.best)).",
+                               valueName: "isa"),
+            transform: { try KernelISA(parsing: $0) })
+    var isa: KernelISA?
+
+    /// Selects the variant for the rest of the process; call before anything is measured.
+    func apply() throws { try isa?.select() }
 }

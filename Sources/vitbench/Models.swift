@@ -141,8 +141,11 @@ struct Infer: ParsableCommand {
     @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
     var backend = Backend.default.name
 
+    @OptionGroup var kernelISA: KernelISAOption
+
     func run() throws {
         let backend = try parseBackend(backend)
+        try kernelISA.apply()
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let info = try ModelZoo.named(model)
         let x = try Npy.read(input)

@@ -19,8 +19,10 @@ struct Profile: ParsableCommand {
     var csv: String?
     @Option(help: "Also write a Chrome trace (chrome://tracing, Perfetto) of one pass here.")
     var trace: String?
+    @OptionGroup var kernelISA: KernelISAOption
 
     func run() throws {
+        try kernelISA.apply()
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let c = try selection.configuration(threads: threads)
         let backend = try parseBackend(c.backend), batch = c.batch, res = c.resolution
@@ -33,7 +35,7 @@ struct Profile: ParsableCommand {
         proto.minSeconds = 1
         let p = LayerProfile.measure(plan, passes: passes, protocol: proto)
         let width = c.dim.map { ", dim \($0)" } ?? ""
-        let title = "\(c.model), \(c.form.rawValue) form, \(res)x\(res)\(width), batch \(batch), \(threads) thread(s), \(backend.name)"
+        let title = "\(c.model), \(c.form.rawValue) form, \(res)x\(res)\(width), batch \(batch), \(threads) thread(s), \(backend.name), kernels \(KernelISA.selected)"
         print(p.markdown(title: title, top: top))
         if let csv { try p.csv().write(toFile: csv, atomically: true, encoding: .utf8) }
         if let trace { try p.chromeTrace(process: title).write(toFile: trace, atomically: true, encoding: .utf8) }

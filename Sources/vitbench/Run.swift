@@ -31,7 +31,10 @@ struct Run: ParsableCommand {
     @Flag(help: "List the configurations and exit.")
     var dryRun = false
 
+    @OptionGroup var kernelISA: KernelISAOption
+
     func run() throws {
+        try kernelISA.apply()
         let suite = try Suite.load(self.suite)
         let environment = try RunEnvironment.current()
         let all = try suite.configurations(threadCounts: environment.threadCounts(_:))

@@ -110,6 +110,17 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
     }
 
+    /// `--isa` runs the named variant of the kernels and the row says which ran.
+    func testKernelISAIsChosenAndRecorded() throws {
+        for isa in ["baseline", "avx2", "neon"] {
+            let r = try vitbench("bench", "--block", "fastvit.repmixer", "--dim", "16", "--resolution", "9", "--isa", isa,
+                                 "--json", "--warmup-runs", "0", "--min-runs", "2", "--min-seconds", "0")
+            if r.output.contains("cannot run on this machine") { XCTAssertEqual(r.status, 64, r.output); continue }
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.output.contains("\"kernel_isa\": \"\(isa)\""), r.output)
+        }
+    }
+
     func testBlocksAreListedDescribedAndMeasured() throws {
         let list = try vitbench("list", "--blocks")
         XCTAssertEqual(list.status, 0, list.output)
@@ -126,7 +137,8 @@ final class CLITests: XCTestCase {
         for (args, message) in [(["bench", "--block", "fastvit.mixer"], "unknown block 'fastvit.mixer'"),
                                 (["bench", "--block", "fastvit.repmixer", "--model", "fastvit_t8"], "either --model or --block"),
                                 (["bench", "--model", "fastvit_t8", "--dim", "8"], "--dim applies to blocks"),
-                                (["profile", "--block", "fastvit.repmixer", "--dim", "0"], "--dim must be positive")] {
+                                (["profile", "--block", "fastvit.repmixer", "--dim", "0"], "--dim must be positive"),
+                                (["bench", "--model", "fastvit_t8", "--isa", "sse9"], "unknown kernel ISA 'sse9'")] {
             let r = try vitbench(args)
             XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
             XCTAssertTrue(r.output.contains(message), r.output)

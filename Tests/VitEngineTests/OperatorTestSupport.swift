@@ -24,16 +24,28 @@ func runOperator(_ op: Operator, _ inputs: [Tensor], backend: Backend, threads: 
     return plan.output()
 }
 
-/// The optimised kernels (both optimised backends, 1 and 3 threads) against the reference twin.
+/// Runs `body` once with each kernel ISA variant this CPU supports selected (AVX-512, AVX2 and
+/// baseline on an AVX-512 x86-64 machine; NEON on ARM64), so that every variant is tested, not
+/// only the one the CPU picks by default. The default is selected again afterwards.
+func forEachKernelISA(_ body: (KernelISA) throws -> Void) throws {
+    let isas = KernelISA.supported
+    XCTAssertTrue(isas.contains(KernelISA.best), "the default variant \(KernelISA.best) is among the supported \(isas)")
+    for isa in isas { try isa.whileSelected { try body(isa) } }
+}
+
+/// The optimised kernels (every kernel ISA variant, both optimised backends, 1 and 3 threads)
+/// against the reference twin.
 func assertMatchesReference(_ op: Operator, _ inputs: [Tensor], tolerance: Float = 2e-5, seed: UInt64 = 0,
                             file: StaticString = #filePath, line: UInt = #line) throws {
     let expected = try runOperator(op, inputs, backend: .reference, threads: 1)
-    for backend in [Backend.openblas, .packed] {
-        for threads in [1, 3] {
-            let got = try runOperator(op, inputs, backend: backend, threads: threads)
-            XCTAssertEqual(got.shape, expected.shape, "\(op.kind) shape", file: file, line: line)
-            let err = got.relativeError(to: expected)
-            XCTAssertLessThanOrEqual(err, tolerance, "\(op.kind), \(backend.name), \(threads) threads, inputs \(inputs.map(\.shape)): relative error \(err)", file: file, line: line)
+    try forEachKernelISA { isa in
+        for backend in [Backend.openblas, .packed] {
+            for threads in [1, 3] {
+                let got = try runOperator(op, inputs, backend: backend, threads: threads)
+                XCTAssertEqual(got.shape, expected.shape, "\(op.kind) shape", file: file, line: line)
+                let err = got.relativeError(to: expected)
+                XCTAssertLessThanOrEqual(err, tolerance, "\(op.kind), \(isa), \(backend.name), \(threads) threads, inputs \(inputs.map(\.shape)): relative error \(err)", file: file, line: line)
+            }
         }
     }
 }

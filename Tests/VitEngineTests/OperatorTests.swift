@@ -110,32 +110,35 @@ final class LinearAlgebraTests: XCTestCase {
         try assertMatchesReference(MatMul(transposeB: true, alpha: 0.5), [randomTensor([2, 6, 4], &rng), randomTensor([2, 8, 4], &rng)])
     }
 
-    /// The packed-weight micro-kernels against the triple loop: every row remainder (m = 1…13
-    /// covers 6- and 4-row tiles), column counts off the 16/32-column panels, strided A and C.
-    func testPackedWeightGEMM() {
+    /// The packed-weight micro-kernels of every kernel ISA variant against the triple loop: every
+    /// row remainder (m = 1…13 covers 6- and 4-row tiles), column counts off the 16/32-column
+    /// panels, strided A and C.
+    func testPackedWeightGEMM() throws {
         var rng = makeRNG()
-        for (k, n) in [(1, 1), (7, 16), (48, 144), (33, 47), (64, 32), (5, 100)] {
-            for m in [1, 2, 5, 6, 7, 12, 13] {
-                let lda = k + 3, ldc = n + 5
-                let a = randomTensor([m * lda], &rng), b = randomTensor([k * n], &rng)
-                var got = [Float](repeating: -7, count: m * ldc), want = got
-                b.data.withUnsafeBufferPointer { bp in
-                    let packed = [Float](repeating: 0, count: vb_gemm_packed_size(k, n))
-                    var pk = packed
-                    pk.withUnsafeMutableBufferPointer { vb_gemm_pack_b(bp.baseAddress!, n, k, n, $0.baseAddress!) }
-                    a.data.withUnsafeBufferPointer { ap in
-                        got.withUnsafeMutableBufferPointer { vb_gemm_packed(ap.baseAddress!, lda, pk, k, n, $0.baseAddress!, ldc, m) }
-                        want.withUnsafeMutableBufferPointer {
-                            ReferenceGEMM().sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!,
-                                                  lda: lda, b: bp.baseAddress!, ldb: n, beta: 0, c: $0.baseAddress!, ldc: ldc)
+        try forEachKernelISA { isa in
+            for (k, n) in [(1, 1), (7, 16), (48, 144), (33, 47), (64, 32), (5, 100)] {
+                for m in [1, 2, 5, 6, 7, 12, 13] {
+                    let lda = k + 3, ldc = n + 5
+                    let a = randomTensor([m * lda], &rng), b = randomTensor([k * n], &rng)
+                    var got = [Float](repeating: -7, count: m * ldc), want = got
+                    b.data.withUnsafeBufferPointer { bp in
+                        let packed = [Float](repeating: 0, count: vb_gemm_packed_size(k, n))
+                        var pk = packed
+                        pk.withUnsafeMutableBufferPointer { vb_gemm_pack_b(bp.baseAddress!, n, k, n, $0.baseAddress!) }
+                        a.data.withUnsafeBufferPointer { ap in
+                            got.withUnsafeMutableBufferPointer { vb_gemm_packed(ap.baseAddress!, lda, pk, k, n, $0.baseAddress!, ldc, m) }
+                            want.withUnsafeMutableBufferPointer {
+                                ReferenceGEMM().sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!,
+                                                      lda: lda, b: bp.baseAddress!, ldb: n, beta: 0, c: $0.baseAddress!, ldc: ldc)
+                            }
                         }
                     }
-                }
-                for r in 0..<m {
-                    for c in 0..<ldc {
-                        let i = r * ldc + c
-                        if c >= n { XCTAssertEqual(got[i], -7, "wrote past column \(n)"); continue }
-                        XCTAssertEqual(got[i], want[i], accuracy: 1e-4 * max(1, abs(want[i])), "m \(m) k \(k) n \(n) at \(r),\(c)")
+                    for r in 0..<m {
+                        for c in 0..<ldc {
+                            let i = r * ldc + c
+                            if c >= n { XCTAssertEqual(got[i], -7, "wrote past column \(n)"); continue }
+                            XCTAssertEqual(got[i], want[i], accuracy: 1e-4 * max(1, abs(want[i])), "\(isa): m \(m) k \(k) n \(n) at \(r),\(c)")
+                        }
                     }
                 }
             }

@@ -40,16 +40,19 @@ final class SmallInputConvTests: XCTestCase {
         return [x, randomTensor([batch, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, co], &rng)]
     }
 
-    /// The optimised binding (both optimised backends, 1 and 2 threads) against `expected`.
+    /// The optimised binding (every kernel ISA variant, both optimised backends, 1 and 2
+    /// threads) against `expected`: each variant has its own tile shapes.
     func assertOptimized(_ op: Operator, _ inputs: [Tensor], equal expected: Tensor, _ what: String,
                          file: StaticString = #filePath, line: UInt = #line) throws {
-        for backend in [Backend.packed, .openblas] {
-            for threads in [1, 2] {
-                let got = try runOperator(op, inputs, backend: backend, threads: threads)
-                XCTAssertEqual(got.shape, expected.shape, what, file: file, line: line)
-                let err = got.relativeError(to: expected)
-                XCTAssertLessThanOrEqual(err, 2e-5, "\(what), \(backend.name), \(threads) threads: relative error \(err)",
-                                         file: file, line: line)
+        try forEachKernelISA { isa in
+            for backend in [Backend.packed, .openblas] {
+                for threads in [1, 2] {
+                    let got = try runOperator(op, inputs, backend: backend, threads: threads)
+                    XCTAssertEqual(got.shape, expected.shape, what, file: file, line: line)
+                    let err = got.relativeError(to: expected)
+                    XCTAssertLessThanOrEqual(err, 2e-5, "\(what), \(isa), \(backend.name), \(threads) threads: relative error \(err)",
+                                             file: file, line: line)
+                }
             }
         }
     }

@@ -3,10 +3,10 @@
 //
 // Every kernel works on channels-last (NHWC / [rows, C]) float32 buffers and on a sub-range of
 // its outer loop ([begin, end)), so that the engine's own thread pool splits the work and the
-// kernels never start threads. On x86-64 each kernel is compiled three times (AVX-512, AVX2+FMA,
-// baseline SSE2) and the loader picks the best one for the CPU (target_clones); on ARM64 the
-// compiler vectorises the same loops for NEON. The reference oracles live in Swift
-// (Sources/VitEngine/Reference), written independently of these.
+// kernels never start threads. The kernels are compiled once per instruction-set variant (on
+// x86-64: AVX-512, AVX2+FMA and baseline SSE2; on ARM64: NEON; elsewhere: portable C) from one
+// source (ops/*.h); the best variant the CPU supports runs unless `vb_isa_select` forces another.
+// The reference oracles live in Swift (Sources/VitEngine/Reference), written independently.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,7 +35,34 @@ static inline void vb_cpu_relax(void) {
 #endif
 }
 
-/// Which instruction set the dispatcher picked for this CPU (for `vitbench env` and logs).
+/// The instruction-set variants of the kernels.
+typedef enum {
+    VB_ISA_PORTABLE = 0,  ///< plain C: architectures with no tuned variant
+    VB_ISA_BASELINE = 1,  ///< x86-64 baseline (SSE2)
+    VB_ISA_AVX2 = 2,      ///< x86-64-v3 (AVX2 + FMA)
+    VB_ISA_AVX512 = 3,    ///< x86-64-v4 (AVX-512 F/VL/BW/DQ)
+    VB_ISA_NEON = 4,      ///< ARM64 (NEON)
+} vb_isa;
+
+/// 1 if this build contains the variant and this CPU (and OS) can run it, else 0.
+int vb_isa_supported(vb_isa isa);
+
+/// The fastest supported variant: what runs unless `vb_isa_select` chose another.
+vb_isa vb_isa_best(void);
+
+/// Makes every kernel call, on every thread, run `isa`'s variant from now on. Returns 0, or -1
+/// (changing nothing) when the variant is not supported here. Not to be called while kernels run.
+int vb_isa_select(vb_isa isa);
+
+/// The variant kernels run now.
+vb_isa vb_isa_selected(void);
+
+/// Short name ("avx512", "avx2", "baseline", "neon", "portable") and description
+/// ("x86-64-v4 (AVX-512)", …) of a variant.
+const char *vb_isa_name(vb_isa isa);
+const char *vb_isa_description(vb_isa isa);
+
+/// The description of the selected variant (for `vitbench env` and logs).
 const char *vb_kernel_isa(void);
 
 /// y[i] = act(x[i]) for i in [0, n). x and y may alias.

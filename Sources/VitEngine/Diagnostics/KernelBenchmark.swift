@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The engine's kernel benchmark: each operator alone at the shapes of FastViT-T8 at 256x256
@@ -11,11 +12,11 @@ public enum KernelBenchmark {
         let inputs: [[Int]]
     }
 
+    /// One case measured on each kernel ISA asked for, in that order.
     public struct Result {
         public let name: String
         public let shape: String
-        public let medianMilliseconds: Double
-        public let gflops: Double
+        public let timings: [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)]
     }
 
     /// Cases in FastViT-T8@256 order; `sgemm` is appended by `run`.
@@ -63,10 +64,19 @@ public enum KernelBenchmark {
         return times[times.count / 2]
     }
 
-    public static func run(threads: Int, backend: Backend = .default, sgemmSize: Int = 1024,
-                           report: (Result) -> Void) throws {
+    /// Measures every case on each of `isas` (each selected in turn, the previous selection
+    /// restored at the end), then the large sgemm of `backend`'s BLAS, which does not depend on
+    /// the engine's ISA, and the engine's packed-weight GEMM at the same size on each ISA.
+    public static func run(threads: Int, backend: Backend = .default, isas: [KernelISA] = [KernelISA.selected],
+                           sgemmSize: Int = 1024, report: (Result) -> Void) throws {
         let pool = ThreadPool(threads: threads)
         var rng = SplitMix64(seed: 11)
+        func timed(_ flops: Double, _ body: () -> Void) throws -> [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)] {
+            try isas.map { isa in
+                let secs = try isa.whileSelected { medianSeconds(body) }
+                return (isa, secs * 1e3, flops / secs * 1e-9)
+            }
+        }
         for c in fastViTT8Cases() {
             guard let op = c.op else { continue }
             let b = PlanBuilder(backend: backend, pool: pool)
@@ -74,26 +84,31 @@ public enum KernelBenchmark {
             let out = try b.apply(op, values)
             let plan = try b.build(outputs: [out])
             for (i, s) in c.inputs.enumerated() { try plan.setInput(Tensor(randomNormal: s, rng: &rng), at: i) }
-            let secs = medianSeconds { plan.run() }
-            report(Result(name: c.name, shape: c.shape, medianMilliseconds: secs * 1e3,
-                          gflops: 2 * Double(plan.totalMACs) / secs * 1e-9))
+            report(Result(name: c.name, shape: c.shape, timings: try timed(2 * Double(plan.totalMACs)) { plan.run() }))
         }
-        // The large square sgemm, split over the pool's workers by rows like the engine's GEMMs.
-        let n = sgemmSize
+        // The large square products, split over the pool's workers by rows like the engine's GEMMs.
+        let n = sgemmSize, flops = 2 * Double(n) * Double(n) * Double(n)
         let a = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng)), bm = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng))
         let cm = PackedWeights([Float](repeating: 0, count: n * n))
         let gemm = backend.gemm
         let rowsPer = (n + threads - 1) / threads
-        let secs = medianSeconds(minRuns: 5) {
-            pool.parallelFor(threads) { t, _ in
+        func byRows(_ body: @escaping (Int, Int) -> Void) -> () -> Void {
+            { pool.parallelFor(threads) { t, _ in
                 let r0 = t * rowsPer, m = min(rowsPer, n - r0)
-                if m > 0 {
-                    gemm.sgemm(transA: false, transB: false, m: m, n: n, k: n, alpha: 1, a: a.pointer + r0 * n, lda: n,
-                               b: bm.pointer, ldb: n, beta: 0, c: cm.pointer + r0 * n, ldc: n)
-                }
-            }
+                if m > 0 { body(r0, m) }
+            } }
         }
-        report(Result(name: "sgemm (\(gemm.name))", shape: "\(n)x\(n)x\(n)", medianMilliseconds: secs * 1e3,
-                      gflops: 2 * Double(n * n * n) / secs * 1e-9))
+        let blas = byRows { r0, m in
+            gemm.sgemm(transA: false, transB: false, m: m, n: n, k: n, alpha: 1, a: a.pointer + r0 * n, lda: n,
+                       b: bm.pointer, ldb: n, beta: 0, c: cm.pointer + r0 * n, ldc: n)
+        }
+        let blasSeconds = medianSeconds(minRuns: 5, blas)
+        report(Result(name: "sgemm (\(gemm.name))", shape: "\(n)x\(n)x\(n)",
+                      timings: isas.map { ($0, blasSeconds * 1e3, flops / blasSeconds * 1e-9) }))
+        let packedB = PackedMatrix(bm.pointer, k: n, n: n)
+        let packed = byRows { r0, m in
+            vb_gemm_packed(a.pointer + r0 * n, n, packedB.pointer, n, n, cm.pointer + r0 * n, n, m)
+        }
+        report(Result(name: "gemm (packed weights)", shape: "\(n)x\(n)x\(n)", timings: try timed(flops, packed)))
     }
 }

@@ -1,50 +1,17 @@
-// Direct convolution for few input channels; see include/vitconvsmall.h for the contract.
+// Direct convolution for few input channels (stems, patch embeddings); see
+// include/vitconvsmall.h for the contract and packing.c for the weight layout.
 //
 // Output pixels whose window lies inside the input in x ("interior") run a register tile of
 // P pixels × V 16-channel vectors: per tap, V weight vectors are loaded once and each of the P
 // input values is broadcast once, for P·V FMAs. Rows are clipped per output row (no per-tap
 // checks); the few border columns run one pixel at a time with clipped taps. The activation and
 // residual are applied to each finished output row while it is still in L1.
-#include "vitconvsmall.h"
-#include "isa.h"
+// A body compiled once per ISA variant (variant.h); the tile shapes are chosen per variant below.
 
-#include <string.h>
+static size_t conv_small_round_up16(size_t n) { return (n + VL - 1) / VL * VL; }
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-#define VL 16
-
-// Macros, not functions: a v16 crossing a function boundary would change the ABI per target.
-#define load16(p) (*(const v16u *)(p))
-#define store16(p, v) (*(v16u *)(p) = (v))
-
-static size_t round_up16(size_t n) { return (n + VL - 1) / VL * VL; }
-
-size_t vb_conv_small_packed_size(size_t cout, size_t cin, size_t kh, size_t kw) {
-    return (kh * kw * cin + 1) * round_up16(cout);
-}
-
-// Weights are stored in panels of PANEL output channels ([panel][kh][kw][cin][PANEL], the last
-// panel as wide as the channels left, rounded up to 16), so that the taps of one channel group
-// are contiguous: with a single [tap][cout] array, a 768-channel patch embedding read its 16x16x3
-// taps 3 KB apart and ran a quarter slower. Every ISA's channel group (VMAX·16) divides PANEL.
-#define PANEL 64
-
-static size_t panel_width(size_t cp, size_t c0) { return cp - c0 < PANEL ? cp - c0 : PANEL; }
-
-void vb_conv_small_pack(const float *weight, const float *bias, size_t cout, size_t cin, size_t kh,
-                        size_t kw, float *packed) {
-    const size_t cp = round_up16(cout), taps = kh * kw * cin;
-    memset(packed, 0, vb_conv_small_packed_size(cout, cin, kh, kw) * sizeof(float));
-    for (size_t o = 0; o < cout; o++) {
-        const size_t q0 = o / PANEL * PANEL, width = panel_width(cp, q0);
-        float *panel = packed + q0 * taps;
-        for (size_t c = 0; c < cin; c++)
-            for (size_t ky = 0; ky < kh; ky++)
-                for (size_t kx = 0; kx < kw; kx++)
-                    panel[((ky * kw + kx) * cin + c) * width + o - q0] = weight[((o * cin + c) * kh + ky) * kw + kx];
-    }
-    if (bias) memcpy(packed + taps * cp, bias, cout * sizeof(float));
+static size_t conv_small_panel_width(size_t cp, size_t c0) {
+    return cp - c0 < VB_CONV_SMALL_PANEL ? cp - c0 : VB_CONV_SMALL_PANEL;
 }
 
 // One register tile: `count` ≤ P output pixels of one row × V channel vectors, the first pixel
@@ -52,8 +19,8 @@ void vb_conv_small_pack(const float *weight, const float *bias, size_t cout, siz
 // floats further. `off` holds the offsets of the kw·cin values of one kernel row; `w` the packed
 // weights of the first unclipped row, at the group's first channel, `cp` floats per tap. With
 // count < P the last pixel is repeated in the spare registers and only the real ones are stored.
-#define DEFINE_TILE(NAME, ATTR, P, V)                                                              \
-    ATTR static inline void NAME(const float *x, size_t step, size_t count, size_t rows,           \
+#define DEFINE_TILE(NAME, P, V)                                                                    \
+    static inline void NAME(const float *x, size_t step, size_t count, size_t rows,                \
                                  size_t row_stride, const ptrdiff_t *off, size_t taps,             \
                                  const float *w, size_t cp, const float *bias, float *y,           \
                                  size_t ldy, size_t cols) {                                        \
@@ -92,10 +59,10 @@ void vb_conv_small_pack(const float *weight, const float *bias, size_t cout, siz
 // The interior of one output row for one channel group: n pixels in tiles of P, and the last
 // P + r < 2P pixels in tiles of PR ≤ P, so that a narrow output wastes few register slots on
 // repeated pixels (DeiT's 14-pixel rows: 6 + 4 + 4 instead of 6 + 6 + 6, 20% less work).
-#define DEFINE_SPAN(NAME, ATTR, TILE, P, TILE_REST, PR)                                            \
-    ATTR static void NAME(const float *x, size_t step, size_t n, size_t rows, size_t row_stride,  \
-                          const ptrdiff_t *off, size_t taps, const float *w, size_t cp,          \
-                          const float *bias, float *y, size_t ldy, size_t cols) {                \
+#define DEFINE_SPAN(NAME, TILE, P, TILE_REST, PR)                                                  \
+    static void NAME(const float *x, size_t step, size_t n, size_t rows, size_t row_stride,        \
+                          const ptrdiff_t *off, size_t taps, const float *w, size_t cp,            \
+                          const float *bias, float *y, size_t ldy, size_t cols) {                  \
         size_t i = 0;                                                                              \
         for (; n - i >= (size_t)(P + PR) || n - i == (size_t)P; i += P)                            \
             TILE(x + i * step, step, P, rows, row_stride, off, taps, w, cp, bias, y + i * ldy, ldy, cols); \
@@ -109,8 +76,8 @@ typedef void (*span_fn)(const float *, size_t, size_t, size_t, size_t, const ptr
 
 // One pixel whose window crosses the left or right edge (rows are clipped by the caller too):
 // taps outside the input are skipped. nv ≤ VMAX vectors from the group's first channel.
-#define DEFINE_BORDER(NAME, ATTR, VMAX)                                                            \
-    ATTR static void NAME(const float *x, long ix0, size_t iw, size_t cin, size_t pixel_stride,    \
+#define DEFINE_BORDER(NAME, VMAX)                                                                  \
+    static void NAME(const float *x, long ix0, size_t iw, size_t cin, size_t pixel_stride,         \
                           size_t channel_stride, size_t row_stride, size_t rows, size_t kw,        \
                           const float *w, size_t cp, size_t nv, const float *bias, float *y,       \
                           size_t cols) {                                                           \
@@ -153,19 +120,19 @@ static void prefetch_next_rows(const float *x, size_t ih, size_t iw, size_t cin,
 
 // The whole kernel for one instruction set: channel groups of up to VMAX vectors, SPANS[nv - 1]
 // running a group of nv vectors.
-#define DEFINE_DRIVER(NAME, ATTR, VMAX, SPANS, BORDER)                                             \
-    ATTR static void NAME(const float *x, size_t ih, size_t iw, size_t cin, size_t rs, size_t ps,  \
+#define DEFINE_DRIVER(NAME, VMAX, SPANS, BORDER)                                                   \
+    static void NAME(const float *x, size_t ih, size_t iw, size_t cin, size_t rs, size_t ps,       \
                           size_t cs, const float *packed, size_t cout, size_t kh, size_t kw,       \
                           size_t sh, size_t sw, size_t ph, size_t pw, float *y, size_t oh,         \
                           size_t ow, size_t oy0, size_t oy1, vb_activation act,                    \
                           const float *residual) {                                                 \
         (void)oh;                                                                                  \
-        const size_t cp = round_up16(cout), nvec = cp / VL, taps = kw * cin;                       \
+        const size_t cp = conv_small_round_up16(cout), nvec = cp / VL, taps = kw * cin;            \
         const float *bias = packed + kh * taps * cp;                                               \
         ptrdiff_t off[VB_CONV_SMALL_MAX_ROW_TAPS];                                                 \
         for (size_t kx = 0; kx < kw; kx++)                                                         \
             for (size_t c = 0; c < cin; c++) off[kx * cin + c] = (ptrdiff_t)(kx * ps + c * cs);    \
-        /* Output columns whose whole window lies inside the input. */                            \
+        /* Output columns whose whole window lies inside the input. */                             \
         size_t ox_lo = (pw + sw - 1) / sw;                                                         \
         size_t ox_hi = iw + pw >= kw ? (iw + pw - kw) / sw + 1 : 0;                                \
         if (ox_hi > ow) ox_hi = ow;                                                                \
@@ -177,15 +144,16 @@ static void prefetch_next_rows(const float *x, size_t ih, size_t iw, size_t cin,
             size_t ky1 = below <= 0 ? 0 : below < (long)kh ? (size_t)below : kh;                   \
             if (ky1 < ky0) ky1 = ky0;                                                              \
             const size_t rows = ky1 - ky0;                                                         \
-            /* Row ky0 of the input window; not read when every kernel row is clipped. */         \
+            /* Row ky0 of the input window; not read when every kernel row is clipped. */          \
             const float *xr = rows ? x + (size_t)(iy0 + (long)ky0) * rs : x;                       \
             float *yrow = y + oy * ow * cout;                                                      \
             if (oy + 1 < oy1) prefetch_next_rows(x, ih, iw, cin, rs, ps, cs, iy0, kh, sh);         \
             for (size_t g = 0; g < nvec; g += VMAX) {                                              \
                 const size_t nv = nvec - g < VMAX ? nvec - g : VMAX, c0 = g * VL;                  \
                 const size_t cols = cout - c0 < nv * VL ? cout - c0 : nv * VL;                     \
-                const size_t q0 = c0 / PANEL * PANEL, pwid = panel_width(cp, q0);                  \
-                const float *wg = packed + q0 * kh * taps + ky0 * taps * pwid + c0 - q0;            \
+                const size_t q0 = c0 / VB_CONV_SMALL_PANEL * VB_CONV_SMALL_PANEL;                  \
+                const size_t pwid = conv_small_panel_width(cp, q0);                                \
+                const float *wg = packed + q0 * kh * taps + ky0 * taps * pwid + c0 - q0;           \
                 const float *bg = bias + c0;                                                       \
                 for (size_t ox = 0; ox < ox_lo; ox++)                                              \
                     BORDER(xr, (long)(ox * sw) - (long)pw, iw, cin, ps, cs, rs, rows, kw, wg,      \
@@ -198,7 +166,7 @@ static void prefetch_next_rows(const float *x, size_t ih, size_t iw, size_t cin,
                            pwid, nv, bg, yrow + ox * cout + c0, cols);                             \
             }                                                                                      \
             if (act != VB_ACT_NONE || residual)                                                    \
-                vb_bias_act_residual(yrow, 1, ow * cout, ow * cout, NULL, act,                     \
+                k_bias_act_residual(yrow, 1, ow * cout, ow * cout, NULL, act,                      \
                                      residual ? residual + oy * ow * cout : NULL, ow * cout);      \
         }                                                                                          \
     }
@@ -208,70 +176,39 @@ static void prefetch_next_rows(const float *x, size_t ih, size_t iw, size_t cin,
 // three or four (up to 24 accumulators) beat 4, 5, 10, 12 and 16; a 16-float vector is two ymm
 // registers under AVX2 (16 of them), where 4 pixels × 1 vector ran 2.5x faster than 6 pixels
 // (which spill) and than 3 × 2. SSE2 and NEON (16 and 32 four-float registers) get 2 and 6.
-#if defined(__x86_64__) && defined(__clang__)
-#define AVX512 __attribute__((target("avx512f,avx512vl,fma")))
-#define AVX2 __attribute__((target("avx2,fma")))
-DEFINE_TILE(tile_avx512_8x1, AVX512, 8, 1)
-DEFINE_TILE(tile_avx512_4x1, AVX512, 4, 1)
-DEFINE_TILE(tile_avx512_8x2, AVX512, 8, 2)
-DEFINE_TILE(tile_avx512_4x2, AVX512, 4, 2)
-DEFINE_TILE(tile_avx512_6x3, AVX512, 6, 3)
-DEFINE_TILE(tile_avx512_4x3, AVX512, 4, 3)
-DEFINE_TILE(tile_avx512_6x4, AVX512, 6, 4)
-DEFINE_TILE(tile_avx512_4x4, AVX512, 4, 4)
-DEFINE_SPAN(span_avx512_1, AVX512, tile_avx512_8x1, 8, tile_avx512_4x1, 4)
-DEFINE_SPAN(span_avx512_2, AVX512, tile_avx512_8x2, 8, tile_avx512_4x2, 4)
-DEFINE_SPAN(span_avx512_3, AVX512, tile_avx512_6x3, 6, tile_avx512_4x3, 4)
-DEFINE_SPAN(span_avx512_4, AVX512, tile_avx512_6x4, 6, tile_avx512_4x4, 4)
-static const span_fn spans_avx512[] = {span_avx512_1, span_avx512_2, span_avx512_3, span_avx512_4};
-DEFINE_BORDER(border_avx512, AVX512, 4)
-DEFINE_DRIVER(driver_avx512, AVX512, 4, spans_avx512, border_avx512)
-
-DEFINE_TILE(tile_avx2_4x1, AVX2, 4, 1)
-DEFINE_TILE(tile_avx2_2x1, AVX2, 2, 1)
-DEFINE_SPAN(span_avx2_1, AVX2, tile_avx2_4x1, 4, tile_avx2_2x1, 2)
-static const span_fn spans_avx2[] = {span_avx2_1};
-DEFINE_BORDER(border_avx2, AVX2, 1)
-DEFINE_DRIVER(driver_avx2, AVX2, 1, spans_avx2, border_avx2)
-
-DEFINE_TILE(tile_base_2x1, , 2, 1)
-DEFINE_TILE(tile_base_1x1, , 1, 1)
-DEFINE_SPAN(span_base_1, , tile_base_2x1, 2, tile_base_1x1, 1)
-static const span_fn spans_base[] = {span_base_1};
-DEFINE_BORDER(border_base, , 1)
-DEFINE_DRIVER(driver_base, , 1, spans_base, border_base)
-
-void vb_conv_small(const float *x, size_t ih, size_t iw, size_t cin, size_t row_stride,
-                   size_t pixel_stride, size_t channel_stride, const float *packed, size_t cout,
-                   size_t kh, size_t kw, size_t stride_h, size_t stride_w, size_t pad_h,
-                   size_t pad_w, float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
-                   vb_activation act, const float *residual) {
-    const int isa = vb_x86_isa();
-    if (isa == 2)
-        driver_avx512(x, ih, iw, cin, row_stride, pixel_stride, channel_stride, packed, cout, kh, kw,
-                      stride_h, stride_w, pad_h, pad_w, y, oh, ow, oy0, oy1, act, residual);
-    else if (isa == 1)
-        driver_avx2(x, ih, iw, cin, row_stride, pixel_stride, channel_stride, packed, cout, kh, kw,
-                    stride_h, stride_w, pad_h, pad_w, y, oh, ow, oy0, oy1, act, residual);
-    else
-        driver_base(x, ih, iw, cin, row_stride, pixel_stride, channel_stride, packed, cout, kh, kw,
-                    stride_h, stride_w, pad_h, pad_w, y, oh, ow, oy0, oy1, act, residual);
-}
+#if defined(VB_VARIANT_AVX512)
+DEFINE_TILE(tile_8x1, 8, 1)
+DEFINE_TILE(tile_4x1, 4, 1)
+DEFINE_TILE(tile_8x2, 8, 2)
+DEFINE_TILE(tile_4x2, 4, 2)
+DEFINE_TILE(tile_6x3, 6, 3)
+DEFINE_TILE(tile_4x3, 4, 3)
+DEFINE_TILE(tile_6x4, 6, 4)
+DEFINE_TILE(tile_4x4, 4, 4)
+DEFINE_SPAN(span_1, tile_8x1, 8, tile_4x1, 4)
+DEFINE_SPAN(span_2, tile_8x2, 8, tile_4x2, 4)
+DEFINE_SPAN(span_3, tile_6x3, 6, tile_4x3, 4)
+DEFINE_SPAN(span_4, tile_6x4, 6, tile_4x4, 4)
+static const span_fn conv_small_spans[] = {span_1, span_2, span_3, span_4};
+#define CONV_SMALL_VMAX 4
+#elif defined(VB_VARIANT_AVX2)
+DEFINE_TILE(tile_4x1, 4, 1)
+DEFINE_TILE(tile_2x1, 2, 1)
+DEFINE_SPAN(span_1, tile_4x1, 4, tile_2x1, 2)
+static const span_fn conv_small_spans[] = {span_1};
+#define CONV_SMALL_VMAX 1
+#elif defined(VB_VARIANT_NEON)
+DEFINE_TILE(tile_6x1, 6, 1)
+DEFINE_TILE(tile_4x1, 4, 1)
+DEFINE_SPAN(span_1, tile_6x1, 6, tile_4x1, 4)
+static const span_fn conv_small_spans[] = {span_1};
+#define CONV_SMALL_VMAX 1
 #else
-// ARM64 (NEON: 32 registers hold 6 pixels × 16 channels plus a weight vector) and other targets.
-DEFINE_TILE(tile_neon_6x1, , 6, 1)
-DEFINE_TILE(tile_neon_4x1, , 4, 1)
-DEFINE_SPAN(span_neon_1, , tile_neon_6x1, 6, tile_neon_4x1, 4)
-static const span_fn spans_neon[] = {span_neon_1};
-DEFINE_BORDER(border_neon, , 1)
-DEFINE_DRIVER(driver_neon, , 1, spans_neon, border_neon)
-
-void vb_conv_small(const float *x, size_t ih, size_t iw, size_t cin, size_t row_stride,
-                   size_t pixel_stride, size_t channel_stride, const float *packed, size_t cout,
-                   size_t kh, size_t kw, size_t stride_h, size_t stride_w, size_t pad_h,
-                   size_t pad_w, float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
-                   vb_activation act, const float *residual) {
-    driver_neon(x, ih, iw, cin, row_stride, pixel_stride, channel_stride, packed, cout, kh, kw,
-                stride_h, stride_w, pad_h, pad_w, y, oh, ow, oy0, oy1, act, residual);
-}
+DEFINE_TILE(tile_2x1, 2, 1)
+DEFINE_TILE(tile_1x1, 1, 1)
+DEFINE_SPAN(span_1, tile_2x1, 2, tile_1x1, 1)
+static const span_fn conv_small_spans[] = {span_1};
+#define CONV_SMALL_VMAX 1
 #endif
+DEFINE_BORDER(conv_small_border, CONV_SMALL_VMAX)
+DEFINE_DRIVER(k_conv_small, CONV_SMALL_VMAX, conv_small_spans, conv_small_border)

@@ -1,18 +1,10 @@
-// Bilinear resampling; see include/vitresize.h for the contract.
-#include "vitresize.h"
+// Bilinear resampling, NHWC (see include/vitresize.h). A body compiled once per ISA variant
+// (variant.h).
 
-#if defined(__x86_64__) && defined(__clang__) && !defined(VB_NO_CLONES)
-// As in kernels.c: one body, three instruction sets, picked per CPU by the loader.
-#define VB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define VB_CLONES
-#endif
-
-VB_CLONES
-void vb_resize_bilinear_nhwc(const float *x, size_t iw, size_t c, const int64_t *rows,
-                             const float *row_weights, const int64_t *cols,
-                             const float *col_weights, float *y, size_t ow, size_t oy0,
-                             size_t oy1) {
+static void k_resize_bilinear_nhwc(const float *x, size_t iw, size_t c, const int64_t *rows,
+                                   const float *row_weights, const int64_t *cols,
+                                   const float *col_weights, float *y, size_t ow, size_t oy0,
+                                   size_t oy1) {
     for (size_t oy = oy0; oy < oy1; oy++) {
         const float *top = x + (size_t)rows[2 * oy] * iw * c;
         const float *bottom = x + (size_t)rows[2 * oy + 1] * iw * c;

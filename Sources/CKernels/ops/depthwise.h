@@ -1,0 +1,141 @@
+// Depthwise convolution. The hot path keeps a 4-pixel x 16-channel tile of accumulators in
+// registers across all kh*kw taps (one weight load feeds four FMAs); borders and channel tails
+// take a simple loop.
+
+#define XT 4
+
+static inline void dw_pixel_generic(const float *x, size_t ih, size_t iw, size_t cin, size_t mult,
+                                    const float *w, size_t kh, size_t kw, const float *bias,
+                                    long iy0, long ix0, size_t c0, size_t c1, size_t cout,
+                                    float *out) {
+    for (size_t c = c0; c < c1; c++) out[c - c0] = bias ? bias[c] : 0.0f;
+    for (size_t ky = 0; ky < kh; ky++) {
+        long iy = iy0 + (long)ky;
+        if (iy < 0 || iy >= (long)ih) continue;
+        for (size_t kx = 0; kx < kw; kx++) {
+            long ix = ix0 + (long)kx;
+            if (ix < 0 || ix >= (long)iw) continue;
+            const float *xp = x + ((size_t)iy * iw + (size_t)ix) * cin;
+            const float *wp = w + (ky * kw + kx) * cout;
+            if (mult == 1) {
+                for (size_t c = c0; c < c1; c++) out[c - c0] += xp[c] * wp[c];
+            } else {
+                for (size_t c = c0; c < c1; c++) out[c - c0] += xp[c / mult] * wp[c];
+            }
+        }
+    }
+}
+
+
+// One output pixel, all channels, accumulators in registers: four 16-channel chains at a time
+// so that FMA latency is hidden when only one pixel can be computed (borders, remainders).
+static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin, const float *w,
+                                size_t kh, size_t kw, const float *bias, long iy0, long ix0,
+                                size_t ky0, size_t ky1, float *out) {
+    const size_t cout = cin;
+    const size_t kx0 = ix0 < 0 ? (size_t)(-ix0) : 0;
+    const size_t kx1 = (long)iw - ix0 < (long)kw ? (size_t)((long)iw - ix0) : kw;
+    size_t c = 0;
+    for (; c + 4 * VL <= cout; c += 4 * VL) {
+        v16 a0 = bias ? load16(bias + c) : splat16(0.0f);
+        v16 a1 = bias ? load16(bias + c + VL) : splat16(0.0f);
+        v16 a2 = bias ? load16(bias + c + 2 * VL) : splat16(0.0f);
+        v16 a3 = bias ? load16(bias + c + 3 * VL) : splat16(0.0f);
+        for (size_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = x + ((size_t)(iy0 + (long)ky) * iw) * cin + c;
+            const float *wr = w + ky * kw * cout + c;
+            for (size_t kx = kx0; kx < kx1; kx++) {
+                const float *xp = xr + (size_t)(ix0 + (long)kx) * cin;
+                const float *wp = wr + kx * cout;
+                a0 += load16(xp) * load16(wp);
+                a1 += load16(xp + VL) * load16(wp + VL);
+                a2 += load16(xp + 2 * VL) * load16(wp + 2 * VL);
+                a3 += load16(xp + 3 * VL) * load16(wp + 3 * VL);
+            }
+        }
+        store16(out + c, a0);
+        store16(out + c + VL, a1);
+        store16(out + c + 2 * VL, a2);
+        store16(out + c + 3 * VL, a3);
+    }
+    for (; c + VL <= cout; c += VL) {
+        v16 a0 = bias ? load16(bias + c) : splat16(0.0f);
+        for (size_t ky = ky0; ky < ky1; ky++) {
+            const float *xr = x + ((size_t)(iy0 + (long)ky) * iw) * cin + c;
+            const float *wr = w + ky * kw * cout + c;
+            for (size_t kx = kx0; kx < kx1; kx++)
+                a0 += load16(xr + (size_t)(ix0 + (long)kx) * cin) * load16(wr + kx * cout);
+        }
+        store16(out + c, a0);
+    }
+    if (c < cout)
+        dw_pixel_generic(x, ih, iw, cin, 1, w, kh, kw, bias, iy0, ix0, c, cout, cout, out + c);
+}
+
+static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_t mult,
+                              const float *w, size_t kh, size_t kw, const float *bias,
+                              size_t stride_h, size_t stride_w, size_t pad_h, size_t pad_w,
+                              float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
+                              vb_activation act, const float *residual) {
+    const size_t cout = cin * mult;
+    const size_t cfull = mult == 1 ? cout / VL * VL : 0;
+    // Output columns whose whole kernel window lies inside the input.
+    size_t ox_lo = (pad_w + stride_w - 1) / stride_w;
+    size_t ox_hi = (iw + pad_w >= kw) ? (iw + pad_w - kw) / stride_w + 1 : 0;
+    if (ox_hi > ow) ox_hi = ow;
+    if (ox_lo > ox_hi) ox_lo = ox_hi;
+    for (size_t oy = oy0; oy < oy1; oy++) {
+        const long iy0 = (long)(oy * stride_h) - (long)pad_h;
+        size_t ky0 = iy0 < 0 ? (size_t)(-iy0) : 0;
+        size_t ky1 = (long)ih - iy0 < (long)kh ? (size_t)((long)ih - iy0) : kh;
+        float *yrow = y + oy * ow * cout;
+        size_t ox = 0;
+#define DW_PIXEL(OX)                                                                              \
+    do {                                                                                          \
+        const long ix0_ = (long)((OX) * stride_w) - (long)pad_w;                                  \
+        if (mult == 1)                                                                            \
+            dw_pixel_vec(x, ih, iw, cin, w, kh, kw, bias, iy0, ix0_, ky0, ky1, yrow + (OX) * cout); \
+        else                                                                                      \
+            dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0, ix0_, 0, cout, cout,     \
+                             yrow + (OX) * cout);                                                 \
+    } while (0)
+        // Left border, then 4-wide interior tiles, then the rest.
+        for (; ox < ox_lo; ox++)
+            DW_PIXEL(ox);
+        for (; ox + XT <= ox_hi; ox += XT) {
+            const size_t ixb = ox * stride_w - pad_w;
+            for (size_t c = 0; c < cfull; c += VL) {
+                v16 b = bias ? load16(bias + c) : splat16(0.0f);
+                v16 a0 = b, a1 = b, a2 = b, a3 = b;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xr = x + ((size_t)(iy0 + (long)ky) * iw + ixb) * cin + c;
+                    const float *wr = w + ky * kw * cout + c;
+                    for (size_t kx = 0; kx < kw; kx++) {
+                        v16 wv = load16(wr + kx * cout);
+                        const float *xp = xr + kx * cin;
+                        a0 += load16(xp) * wv;
+                        a1 += load16(xp + stride_w * cin) * wv;
+                        a2 += load16(xp + 2 * stride_w * cin) * wv;
+                        a3 += load16(xp + 3 * stride_w * cin) * wv;
+                    }
+                }
+                float *yp = yrow + ox * cout + c;
+                store16(yp, a0);
+                store16(yp + cout, a1);
+                store16(yp + 2 * cout, a2);
+                store16(yp + 3 * cout, a3);
+            }
+            if (cfull < cout)
+                for (size_t t = 0; t < XT; t++)
+                    dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0,
+                                     (long)((ox + t) * stride_w) - (long)pad_w, cfull, cout, cout,
+                                     yrow + (ox + t) * cout + cfull);
+        }
+        for (; ox < ow; ox++)
+            DW_PIXEL(ox);
+#undef DW_PIXEL
+        if (act != VB_ACT_NONE || residual)
+            k_bias_act_residual(yrow, 1, ow * cout, ow * cout, NULL, act,
+                                 residual ? residual + oy * ow * cout : NULL, ow * cout);
+    }
+}

@@ -1,0 +1,61 @@
+// Weight packing for the GEMM micro-kernels and the small-input conv. Runs once per plan, so it
+// is plain C with no ISA variants; the layouts are what ops/gemm.h and ops/conv_small.h read.
+#include "kernel_table.h"
+
+#include <string.h>
+
+#define NR VB_GEMM_NR
+#define PANEL VB_CONV_SMALL_PANEL
+
+size_t vb_gemm_packed_size(size_t k, size_t n) { return ((n + NR - 1) / NR) * NR * k; }
+
+void vb_gemm_pack_b(const float *b, size_t ldb, size_t k, size_t n, float *packed) {
+    const size_t panels = (n + NR - 1) / NR;
+    for (size_t p = 0; p < panels; p++) {
+        float *dst = packed + p * k * NR;
+        const size_t c0 = p * NR, cols = n - c0 < NR ? n - c0 : NR;
+        for (size_t kk = 0; kk < k; kk++) {
+            for (size_t c = 0; c < cols; c++) dst[kk * NR + c] = b[kk * ldb + c0 + c];
+            for (size_t c = cols; c < NR; c++) dst[kk * NR + c] = 0.0f;
+        }
+    }
+}
+
+void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *packed) {
+    const size_t panels = (n + NR - 1) / NR;
+    for (size_t p = 0; p < panels; p++) {
+        float *dst = packed + p * k * NR;
+        const size_t c0 = p * NR, cols = n - c0 < NR ? n - c0 : NR;
+        for (size_t c = 0; c < cols; c++) {
+            const float *src = bt + (c0 + c) * ldbt;
+            for (size_t kk = 0; kk < k; kk++) dst[kk * NR + c] = src[kk];
+        }
+        for (size_t c = cols; c < NR; c++)
+            for (size_t kk = 0; kk < k; kk++) dst[kk * NR + c] = 0.0f;
+    }
+}
+
+static size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
+
+size_t vb_conv_small_packed_size(size_t cout, size_t cin, size_t kh, size_t kw) {
+    return (kh * kw * cin + 1) * round_up16(cout);
+}
+
+// Weights are stored in panels of PANEL output channels ([panel][kh][kw][cin][PANEL], the last
+// panel as wide as the channels left, rounded up to 16), so that the taps of one channel group
+// are contiguous: with a single [tap][cout] array, a 768-channel patch embedding read its 16x16x3
+// taps 3 KB apart and ran a quarter slower. Every variant's channel group (VMAX·16) divides PANEL.
+void vb_conv_small_pack(const float *weight, const float *bias, size_t cout, size_t cin, size_t kh,
+                        size_t kw, float *packed) {
+    const size_t cp = round_up16(cout), taps = kh * kw * cin;
+    memset(packed, 0, vb_conv_small_packed_size(cout, cin, kh, kw) * sizeof(float));
+    for (size_t o = 0; o < cout; o++) {
+        const size_t q0 = o / PANEL * PANEL, width = cp - q0 < PANEL ? cp - q0 : PANEL;
+        float *panel = packed + q0 * taps;
+        for (size_t c = 0; c < cin; c++)
+            for (size_t ky = 0; ky < kh; ky++)
+                for (size_t kx = 0; kx < kw; kx++)
+                    panel[((ky * kw + kx) * cin + c) * width + o - q0] = weight[((o * cin + c) * kh + ky) * kw + kx];
+    }
+    if (bias) memcpy(packed + taps * cp, bias, cout * sizeof(float));
+}

@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+import VitEngine
+
+/// The kernel ISA dispatcher: what it says this CPU runs agrees with what the CPU reports, a
+/// selection takes effect and is undone, and names it cannot run are clear errors. (That each
+/// variant computes the right thing is checked by every reference test, which runs them all.)
+final class KernelISATests: XCTestCase {
+    /// The CPU's own flags, read independently of the dispatcher (`/proc/cpuinfo`).
+    private func cpuFlags() throws -> Set<String> {
+        let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("flags") || $0.hasPrefix("Features") } ?? ""
+        return Set(line.split(separator: ":").dropFirst().joined().split(separator: " ").map(String.init))
+    }
+
+    func testSupportedVariantsMatchTheCPU() throws {
+        let supported = Set(KernelISA.supported)
+        #if arch(x86_64)
+        let flags = try cpuFlags()
+        XCTAssertTrue(supported.contains(.baseline))
+        XCTAssertEqual(supported.contains(.avx2), flags.isSuperset(of: ["avx2", "fma", "f16c"]), "\(flags)")
+        XCTAssertEqual(supported.contains(.avx512), flags.isSuperset(of: ["avx512f", "avx512vl", "avx512bw", "avx512dq"]), "\(flags)")
+        XCTAssertFalse(supported.contains(.neon) || supported.contains(.portable))
+        XCTAssertEqual(KernelISA.best, supported.contains(.avx512) ? .avx512 : supported.contains(.avx2) ? .avx2 : .baseline)
+        #elseif arch(arm64)
+        XCTAssertEqual(supported, [.neon])
+        #else
+        XCTAssertEqual(supported, [.portable])
+        #endif
+    }
+
+    func testSelectionTakesEffectAndIsRestored() throws {
+        let before = KernelISA.selected
+        for isa in KernelISA.supported {
+            let inside = try isa.whileSelected { KernelISA.selected }
+            XCTAssertEqual(inside, isa)
+            XCTAssertEqual(KernelISA.selected, before)
+        }
+    }
+
+    func testUnknownAndUnsupportedNamesAreClearErrors() throws {
+        XCTAssertThrowsError(try KernelISA(parsing: "sse9")) { error in
+            XCTAssertTrue("\(error)".contains("unknown kernel ISA 'sse9'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("avx512, avx2, baseline, neon, portable"), "\(error)")
+        }
+        XCTAssertEqual(try KernelISA(parsing: KernelISA.best.rawValue.uppercased()), KernelISA.best)
+        for isa in KernelISA.allCases where !isa.isSupported {
+            XCTAssertThrowsError(try KernelISA(parsing: isa.rawValue)) { error in
+                XCTAssertTrue("\(error)".contains("cannot run on this machine; it runs: \(KernelISA.supported.map(\.rawValue).joined(separator: ", "))"), "\(error)")
+            }
+            XCTAssertThrowsError(try isa.select())
+        }
+    }
+}
