@@ -37,7 +37,7 @@ static size_t conv_small_panel_width(size_t cp, size_t c0) {
                 for (int v = 0; v < V; v++) wv[v] = load16(w + t * cp + v * VL);                   \
                 const ptrdiff_t o = off[t];                                                        \
                 for (int p = 0; p < P; p++) {                                                      \
-                    const v16 xv = (v16){} + xp[p][o];                                             \
+                    const v16 xv = splat16(xp[p][o]);                                               \
                     for (int v = 0; v < V; v++) acc[p][v] += xv * wv[v];                           \
                 }                                                                                  \
             }                                                                                      \
@@ -91,7 +91,7 @@ typedef void (*span_fn)(const float *, size_t, size_t, size_t, size_t, const ptr
                 const float *xv = x + r * row_stride + (size_t)(ix0 + (long)kx) * pixel_stride;    \
                 const float *wt = w + (r * kw + kx) * cin * cp;                                    \
                 for (size_t c = 0; c < cin; c++) {                                                 \
-                    const v16 b = (v16){} + xv[c * channel_stride];                                \
+                    const v16 b = splat16(xv[c * channel_stride]);                                  \
                     for (size_t v = 0; v < VMAX; v++)                                              \
                         if (v < nv) acc[v] += b * load16(wt + c * cp + v * VL);                    \
                 }                                                                                  \

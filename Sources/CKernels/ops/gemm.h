@@ -24,7 +24,7 @@
             for (int p = 0; p < P; p++) __builtin_prefetch(bp + p * ps + (kk + 64) * NR, 0, 3);    \
             for (int p = 0; p < P; p++) bv[p] = *(const v16u *)(bp + p * ps + kk * NR);            \
             for (int r = 0; r < MR; r++) {                                                         \
-                const v16 av = (v16){} + ar[r][kk];                                                \
+                const v16 av = splat16(ar[r][kk]);                                                  \
                 for (int p = 0; p < P; p++) acc[r][p] += av * bv[p];                               \
             }                                                                                      \
         }                                                                                          \
