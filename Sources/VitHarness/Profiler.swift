@@ -4,6 +4,12 @@ import VitEngine
 /// Per-step timing of a plan: every step's median over several passes, with the aggregates a
 /// reader needs to find where time goes — per block, per stage, per op kind — and the profiler's
 /// own overhead (a profiled pass reads the clock around every step).
+///
+/// The tables add up: their total is the sum of the step medians, and the header leads with that
+/// same total (the median of whole passes is shown beside it, and a warning when the two part,
+/// which happens when the machine is busy). The overhead comes from profiled and unprofiled
+/// passes alternated in pairs, so that both see the same drift of a shared machine, as the median
+/// of the pairs' ratios with a distribution-free 95% confidence interval.
 public struct LayerProfile {
     public struct Step {
         public let name: String
@@ -24,44 +30,93 @@ public struct LayerProfile {
         public let macs: Int
     }
 
+    /// One task a worker ran during the traced pass, in seconds from the pass's start.
+    public struct TraceTask {
+        public let worker: Int
+        public let step: Int
+        public let start: Double
+        public let duration: Double
+    }
+
     public let steps: [Step]
-    /// Median of whole profiled passes (sum of steps, as timed).
+    /// Median of whole profiled passes (each the sum of its steps, as timed).
     public let profiledSeconds: Double
-    /// Median of unprofiled passes under the same protocol.
+    /// Median of the unprofiled passes alternated with them.
     public let unprofiledSeconds: Double
-    /// Start offsets and durations of the steps of one representative pass (for the trace).
+    /// Profiled ÷ unprofiled time of each alternated pair.
+    public let overheadRatios: SampleStatistics
+    /// Start offsets and durations of the steps of one traced pass.
     public let tracePass: [(start: Double, duration: Double)]
+    /// Every task of the traced pass, per worker (empty for a one-thread pool's inline steps).
+    public let traceTasks: [TraceTask]
+    public let threads: Int
 
+    /// The tables' total: the sum of the steps' medians.
     public var totalSteps: Double { steps.reduce(0) { $0 + $1.medianSeconds } }
-    public var overhead: Double { unprofiledSeconds > 0 ? profiledSeconds / unprofiledSeconds - 1 : 0 }
+    /// Median relative overhead of profiling, with its 95% confidence interval.
+    public var overhead: Double { overheadRatios.median - 1 }
+    public var overheadInterval: (low: Double, high: Double) { (overheadRatios.medianCILow - 1, overheadRatios.medianCIHigh - 1) }
+    /// How far the tables' total is from the median whole pass (0 on a quiet machine).
+    public var passDisagreement: Double { profiledSeconds > 0 ? totalSteps / profiledSeconds - 1 : 0 }
 
-    /// Measures `plan`: `passes` profiled passes after `warmup` passes, then the unprofiled
-    /// median under `proto`.
+    /// Measures `plan`: `warmup` passes, then profiled and unprofiled passes alternated in pairs
+    /// until there are at least `passes` pairs and `proto.minSeconds` have gone by (never past
+    /// `proto.maxSeconds` once `passes` pairs are in), then one traced pass that logs every task of
+    /// every worker.
     public static func measure(_ plan: Plan, passes: Int = 20, warmup: Int = 3, protocol proto: MeasurementProtocol) -> LayerProfile {
         let n = plan.steps.count
         for _ in 0..<warmup { plan.run() }
         var times = [[Double]](repeating: [], count: n)
-        var passTotals: [Double] = []
-        var lastPass: [(Double, Double)] = []
-        for _ in 0..<max(passes, 1) {
-            var pass = [(Double, Double)](repeating: (0, 0), count: n)
-            var offset = 0.0
+        var passTotals: [Double] = [], unprofiled: [Double] = [], ratios: [Double] = []
+        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+        let start = now()
+        while true {
+            let elapsed = Double(now() - start) * 1e-9
+            if passTotals.count >= max(passes, 1) && (elapsed >= proto.minSeconds || elapsed >= proto.maxSeconds) { break }
+            let t0 = now()
+            plan.run()
+            let plain = Double(now() - t0) * 1e-9
+            var total = 0.0
             plan.run { i, ns in
                 let s = Double(ns) * 1e-9
                 times[i].append(s)
-                pass[i] = (offset, s)
-                offset += s
+                total += s
             }
-            passTotals.append(offset)
-            lastPass = pass
+            unprofiled.append(plain)
+            passTotals.append(total)
+            ratios.append(plain > 0 ? total / plain : 1)
         }
-        let unprofiled = Measurement.run(proto) { plan.run() }.statistics.median
+        // The traced pass: step intervals on the caller, task intervals on every worker.
+        let log = TaskLog(workers: plan.pool.threadCount)
+        plan.pool.taskLog = log
+        var stepIntervals = [(start: UInt64, end: UInt64)](repeating: (0, 0), count: n)
+        let passStart = now()
+        plan.run { i, ns in
+            let end = now()
+            stepIntervals[i] = (end - min(ns, end), end)
+        }
+        plan.pool.taskLog = nil
+        func seconds(_ t: UInt64) -> Double { Double(Int64(bitPattern: t &- passStart)) * 1e-9 }
+        var tasks: [TraceTask] = []
+        for (w, worker) in log.workers.enumerated() {
+            for iv in worker.intervals {
+                // The step whose interval holds the task's start (steps run one after another).
+                var lo = 0, hi = n - 1
+                while lo < hi {
+                    let mid = (lo + hi + 1) / 2
+                    if stepIntervals[mid].start <= iv.start { lo = mid } else { hi = mid - 1 }
+                }
+                tasks.append(TraceTask(worker: w, step: lo, start: seconds(iv.start), duration: Double(iv.end - iv.start) * 1e-9))
+            }
+        }
         let steps = plan.steps.enumerated().map { i, st in
             Step(name: st.name, kind: st.kind, outputShape: st.outputShape, macs: st.macs, bytes: st.bytesMoved,
                  medianSeconds: times[i].isEmpty ? 0 : SampleStatistics(times[i]).median)
         }
         return LayerProfile(steps: steps, profiledSeconds: SampleStatistics(passTotals).median,
-                            unprofiledSeconds: unprofiled, tracePass: lastPass)
+                            unprofiledSeconds: SampleStatistics(unprofiled).median, overheadRatios: SampleStatistics(ratios),
+                            tracePass: stepIntervals.map { (seconds($0.start), Double($0.end - $0.start) * 1e-9) },
+                            traceTasks: tasks, threads: plan.pool.threadCount)
     }
 
     /// `stages.2` for `stages.2.blocks.3.token_mixer`; the first component otherwise.
@@ -108,9 +163,18 @@ public struct LayerProfile {
         let total = totalSteps
         func ms(_ s: Double) -> String { String(format: "%.3f", s * 1e3) }
         func pct(_ s: Double) -> String { String(format: "%.1f%%", total > 0 ? 100 * s / total : 0) }
+        func signedPct(_ v: Double) -> String { String(format: "%+.1f%%", 100 * v) }
         var out = "# \(title)\n\n"
-        out += "Profiled pass: \(ms(profiledSeconds)) ms (sum of \(steps.count) steps, median of passes); "
-        out += "unprofiled: \(ms(unprofiledSeconds)) ms; profiler overhead: \(String(format: "%+.1f%%", 100 * overhead)).\n\n"
+        out += "Steps: \(ms(total)) ms — the sum of the \(steps.count) steps' medians over \(overheadRatios.count) passes; "
+        out += "every table below adds up to it.\n"
+        out += "Whole passes (medians): profiled \(ms(profiledSeconds)) ms, unprofiled \(ms(unprofiledSeconds)) ms; "
+        out += "profiler overhead \(signedPct(overhead)) (95% CI \(signedPct(overheadInterval.low)) … \(signedPct(overheadInterval.high)), "
+        out += "\(overheadRatios.count) alternated pairs).\n"
+        if abs(passDisagreement) > 0.1 {
+            out += "\n**Warning:** the steps' total is \(signedPct(passDisagreement)) off the median profiled pass: passes varied "
+            out += "widely (a busy or throttled machine); treat the split with care, or profile again with more `--passes`.\n"
+        }
+        out += "\n"
         out += "## Slowest \(min(top, steps.count)) steps\n\n"
         out += "| module | op | output | MACs (M) | MB moved | median ms | % | GFLOP/s | FLOP/byte |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n"
         for s in steps.sorted(by: { $0.medianSeconds > $1.medianSeconds }).prefix(top) {
@@ -142,14 +206,26 @@ public struct LayerProfile {
         return out
     }
 
-    /// Chrome trace (chrome://tracing, Perfetto) of one profiled pass: one complete event per step.
+    /// Chrome trace (chrome://tracing, Perfetto) of the traced pass: a "plan steps" track with one
+    /// complete event per step, and one track per worker with an event per task it ran (named by
+    /// its step), so that idle workers, stragglers and serial steps show.
     public func chromeTrace(process: String) -> String {
-        var events: [String] = ["{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\(jsonString(process))}}"]
+        var events: [String] = ["{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\(jsonString(process))}}",
+                                "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":1,\"args\":{\"name\":\"plan steps\"}}"]
+        for w in 0..<threads {
+            let name = w == 0 ? "worker 0 (calling thread)" : "worker \(w)"
+            events.append("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":\(w + 2),\"args\":{\"name\":\(jsonString(name))}}")
+        }
+        func event(_ s: Step, tid: Int, start: Double, duration: Double) -> String {
+            "{\"name\":\(jsonString(s.name)),\"cat\":\(jsonString(s.kind)),\"ph\":\"X\",\"pid\":1,\"tid\":\(tid),"
+                + String(format: "\"ts\":%.3f,\"dur\":%.3f,", start * 1e6, duration * 1e6)
+                + "\"args\":{\"op\":\(jsonString(s.kind)),\"output\":\(jsonString(s.outputShape.map(String.init).joined(separator: "x"))),\"macs\":\(s.macs)}}"
+        }
         for (i, s) in steps.enumerated() where i < tracePass.count {
-            let (start, dur) = tracePass[i]
-            events.append("{\"name\":\(jsonString(s.name)),\"cat\":\(jsonString(s.kind)),\"ph\":\"X\",\"pid\":1,\"tid\":1,"
-                + String(format: "\"ts\":%.3f,\"dur\":%.3f,", start * 1e6, dur * 1e6)
-                + "\"args\":{\"op\":\(jsonString(s.kind)),\"output\":\(jsonString(s.outputShape.map(String.init).joined(separator: "x"))),\"macs\":\(s.macs)}}")
+            events.append(event(s, tid: 1, start: tracePass[i].start, duration: tracePass[i].duration))
+        }
+        for t in traceTasks where t.step < steps.count {
+            events.append(event(steps[t.step], tid: t.worker + 2, start: t.start, duration: t.duration))
         }
         return "{\"traceEvents\":[\n" + events.joined(separator: ",\n") + "\n],\"displayTimeUnit\":\"ms\"}\n"
     }

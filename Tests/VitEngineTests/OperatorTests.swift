@@ -380,6 +380,49 @@ final class PlanTests: XCTestCase {
             XCTAssertEqual(hits, [Int](repeating: 1, count: count))
         }
     }
+
+    /// Thousands of back-to-back jobs on more threads than cores (workers are descheduled at
+    /// random), some of whose tasks sleep as a descheduled worker would: every task of every job
+    /// runs once, in its own job, and no job returns before its tasks are done. A late worker must
+    /// never run a task of a job that has ended, nor a task of the next job twice.
+    func testThreadPoolUnderOversubscriptionAndStragglers() {
+        let pool = ThreadPool(threads: 6)
+        var rng = makeRNG()
+        for job in 0..<3000 {
+            let count = 1 + Int(rng.next() % 40)
+            let sleeper = job % 50 == 0 ? Int(rng.next() % UInt64(count)) : -1
+            var hits = [Int](repeating: 0, count: count)
+            hits.withUnsafeMutableBufferPointer { h in
+                let p = h.baseAddress!
+                pool.parallelFor(count) { t, _ in
+                    if t == sleeper { usleep(2000) }
+                    p[t] += 1
+                }
+            }
+            if hits != [Int](repeating: 1, count: count) {
+                XCTFail("job \(job): \(hits)")
+                return
+            }
+        }
+    }
+
+    /// With a task log set, every task's interval is logged once, by the worker that ran it.
+    func testTaskLogRecordsEveryTask() {
+        let pool = ThreadPool(threads: 3)
+        let log = TaskLog(workers: 3)
+        pool.taskLog = log
+        var workerOf = [Int](repeating: -1, count: 64)
+        workerOf.withUnsafeMutableBufferPointer { w in
+            let p = w.baseAddress!
+            pool.parallelFor(64) { t, worker in p[t] = worker }
+        }
+        pool.taskLog = nil
+        XCTAssertEqual(log.workers.map(\.intervals.count).reduce(0, +), 64)
+        for (w, worker) in log.workers.enumerated() {
+            XCTAssertEqual(worker.intervals.count, workerOf.filter { $0 == w }.count)
+            XCTAssertTrue(worker.intervals.allSatisfy { $0.start <= $0.end })
+        }
+    }
 }
 
 final class PermuteCollapseTests: XCTestCase {

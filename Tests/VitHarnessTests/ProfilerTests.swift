@@ -31,9 +31,33 @@ final class ProfilerTests: XCTestCase {
         XCTAssertTrue(p.byKind.contains { $0.name == "attention" })
         let md = p.markdown(title: "t", top: 5)
         XCTAssertTrue(md.contains("## Per stage") && md.contains("stages.3") && md.contains("profiler overhead"), md)
+        // The header's total is the tables' total.
+        XCTAssertTrue(md.contains("Steps: \(String(format: "%.3f", p.totalSteps * 1e3)) ms"), md)
         XCTAssertEqual(p.csv().split(separator: "\n").count, p.steps.count + 1)
+        // One track of steps, one per worker; with one thread every task runs on worker 0.
         let trace = try JSONSerialization.jsonObject(with: Data(p.chromeTrace(process: "t").utf8)) as? [String: Any]
-        let events = trace?["traceEvents"] as? [[String: Any]]
-        XCTAssertEqual(events?.filter { $0["ph"] as? String == "X" }.count, p.steps.count)
+        let events = try XCTUnwrap(trace?["traceEvents"] as? [[String: Any]])
+        XCTAssertEqual(events.filter { $0["ph"] as? String == "X" && $0["tid"] as? Int == 1 }.count, p.steps.count)
+        XCTAssertEqual(Set(events.filter { $0["ph"] as? String == "X" }.compactMap { $0["tid"] as? Int }), [1, 2])
+    }
+
+    /// Overhead comes with a confidence interval around its median, from alternated pairs.
+    func testOverheadHasAnIntervalAndTracesShowEveryWorker() throws {
+        let model = try ModelZoo.named("deit_tiny_patch16_224").random()
+        let plan = try model.plan(batch: 1, height: 64, width: 64, pool: ThreadPool(threads: 2))
+        let p = LayerProfile.measure(plan, passes: 8, warmup: 1, protocol: .quick)
+        XCTAssertGreaterThanOrEqual(p.overheadRatios.count, 8)
+        XCTAssertLessThanOrEqual(p.overheadInterval.low, p.overhead)
+        XCTAssertGreaterThanOrEqual(p.overheadInterval.high, p.overhead)
+        let md = p.markdown(title: "t", top: 3)
+        XCTAssertTrue(md.contains("95% CI") && md.contains("alternated pairs"), md)
+        // Tasks are attributed to steps and lie inside the traced pass; both workers have a track.
+        XCTAssertFalse(p.traceTasks.isEmpty)
+        XCTAssertTrue(p.traceTasks.allSatisfy { $0.step >= 0 && $0.step < p.steps.count && $0.duration >= 0 })
+        let trace = try JSONSerialization.jsonObject(with: Data(p.chromeTrace(process: "t").utf8)) as? [String: Any]
+        let events = try XCTUnwrap(trace?["traceEvents"] as? [[String: Any]])
+        let names = events.filter { $0["name"] as? String == "thread_name" }.compactMap { ($0["args"] as? [String: Any])?["name"] as? String }
+        XCTAssertEqual(names, ["plan steps", "worker 0 (calling thread)", "worker 1"])
+        XCTAssertTrue(p.traceTasks.contains { $0.worker == 0 })
     }
 }

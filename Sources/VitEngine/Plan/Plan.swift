@@ -23,6 +23,8 @@ public final class Plan {
     public private(set) var steps: [Step] = []
     public private(set) var backendName = ""
     public private(set) var threads = 1
+    /// The workers the steps were bound to (the profiler logs their tasks).
+    public private(set) var pool = ThreadPool(threads: 1)
     let arena: UnsafeMutablePointer<Float>
     let scratch: UnsafeMutablePointer<Float>
     public let arenaBytes: Int
@@ -38,12 +40,13 @@ public final class Plan {
     }
 
     func finish(steps: [Step], inputs: [(UnsafeMutablePointer<Float>, [Int])],
-                outputs: [(UnsafeMutablePointer<Float>, [Int])], backend: Backend, threads: Int) {
+                outputs: [(UnsafeMutablePointer<Float>, [Int])], backend: Backend, pool: ThreadPool) {
         self.steps = steps
         self.inputs = inputs
         self.outputs = outputs
         self.backendName = backend.name
-        self.threads = threads
+        self.threads = pool.threadCount
+        self.pool = pool
     }
 
     private static func allocate(_ floats: Int) -> UnsafeMutablePointer<Float> {

@@ -179,7 +179,7 @@ public final class PlanBuilder {
         plan.finish(steps: steps,
                     inputs: inputIDs.map { (pointer($0), shapes[$0]) },
                     outputs: outputs.map { (pointer($0.id), shapes[$0.id]) },
-                    backend: backend, threads: threads)
+                    backend: backend, pool: pool)
         return plan
     }
 }

@@ -7,16 +7,37 @@ import Synchronization
 /// everything inline with no synchronisation at all.
 ///
 /// Why not Dispatch: the harness must bind each worker to one PU (hwloc) and know which thread is
-/// which; GCD's threads are anonymous and come and go. Workers spin briefly between jobs (a
-/// forward pass dispatches hundreds of short jobs back to back) and then sleep on a condition.
+/// which; GCD's threads are anonymous and come and go.
+///
+/// Built to lose little when the machine is shared (a CI runner, a busy server), where any worker
+/// may be descheduled at any moment:
+/// - A job ends when its *tasks* are done, not when every worker has checked in: a worker that
+///   was descheduled while the job ran finds nothing left when it wakes, and nobody waited for it.
+///   (The first design counted workers, so one worker asleep on a busy core stalled every step.)
+/// - Workers spin between jobs (a forward pass dispatches hundreds of short jobs back to back)
+///   for at most `spinMicroseconds`, and stop spinning at once when they notice they were
+///   descheduled (a gap in the clock): a spinning worker on a shared core only burns the time
+///   slice it will need for the next job. Then they sleep on a condition variable.
+/// - The caller, waiting for a task that a descheduled worker holds, yields its core after a
+///   short spin, in case that worker is waiting for it.
+///
+/// One atomic word (`state`) publishes a job and guards its lifetime: the job's generation, a
+/// closed bit and the number of workers inside the job. A worker enters only an open job of the
+/// generation it saw; the caller closes the job (once every task is done and no worker is inside)
+/// before the job's closure and count may change. So a late worker can never read a half-written
+/// next job.
 public final class ThreadPool: @unchecked Sendable {
     /// Number of workers including the calling thread.
     public let threadCount: Int
 
+    /// How long an idle worker spins for the next job before it sleeps.
+    public static let spinMicroseconds: UInt64 = 2_000
+
     private var threads: [pthread_t] = []
-    private let generation = Atomic<Int>(0)
+    /// generation << 32 | closed << 31 | workers inside the job.
+    private let state = Atomic<UInt64>(ThreadPool.closedBit)
     private let nextTask = Atomic<Int>(0)
-    private let running = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
     private var mutex = pthread_mutex_t()
@@ -25,6 +46,14 @@ public final class ThreadPool: @unchecked Sendable {
     private var body: ((Int, Int) -> Void)?
     private var workerStart: ((Int) -> Void)?
     private let startedWorkers = Atomic<Int>(0)
+
+    /// When set, every task's start and end (uptime nanoseconds) is logged per worker: what a
+    /// multi-threaded trace shows. Set and read only between jobs.
+    public var taskLog: TaskLog?
+
+    private static let closedBit: UInt64 = 1 << 31
+    private static let insideMask: UInt64 = (1 << 31) - 1
+    private static func generation(_ s: UInt64) -> UInt64 { s >> 32 }
 
     /// - Parameters:
     ///   - threads: total workers, the caller included (≥ 1).
@@ -55,7 +84,9 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit {
         shuttingDown.store(true, ordering: .sequentiallyConsistent)
-        generation.add(1, ordering: .sequentiallyConsistent)
+        // A new (empty, closed) generation wakes every worker, which then sees the shutdown.
+        let s = state.load(ordering: .acquiring)
+        state.store(((ThreadPool.generation(s) + 1) << 32) | ThreadPool.closedBit, ordering: .sequentiallyConsistent)
         pthread_mutex_lock(&mutex)
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
@@ -65,26 +96,41 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Runs `body(task, worker)` for every task in 0..<count across the pool and returns when all
-    /// are done. Tasks are handed out dynamically (an atomic counter), so uneven tasks balance.
+    /// are done. Tasks are handed out dynamically (an atomic counter), so uneven tasks balance,
+    /// and a worker that is descheduled holds up only the task it holds.
     public func parallelFor(_ count: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         if count <= 0 { return }
         if threadCount == 1 || count == 1 {
-            for t in 0..<count { body(t, 0) }
+            for t in 0..<count { run(body, t, 0) }
             return
         }
         withoutActuallyEscaping(body) { escapable in
+            // The previous job is closed: no worker reads these until the new generation is out.
             self.body = escapable
             taskCount = count
             nextTask.store(0, ordering: .relaxed)
-            running.store(threadCount - 1, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
+            completed.store(0, ordering: .relaxed)
+            let generation = ThreadPool.generation(state.load(ordering: .relaxed)) + 1
+            state.store(generation << 32, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(&mutex)
                 pthread_cond_broadcast(&condition)
                 pthread_mutex_unlock(&mutex)
             }
             drain(worker: 0)
-            while running.load(ordering: .acquiring) > 0 { spinPause() }
+            var spins = 0
+            while completed.load(ordering: .acquiring) < count { wait(&spins) }
+            // Close the job once no worker is inside it (a late worker inside finds no task left
+            // and leaves at once).
+            spins = 0
+            while true {
+                let s = state.load(ordering: .acquiring)
+                if s & ThreadPool.insideMask == 0,
+                   state.compareExchange(expected: s, desired: s | ThreadPool.closedBit, ordering: .acquiringAndReleasing).exchanged {
+                    break
+                }
+                wait(&spins)
+            }
             self.body = nil
         }
     }
@@ -103,46 +149,100 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// The caller's wait for tasks held by other workers: spin, then give the core away each time
+    /// (the worker it waits for may need it, when threads outnumber the cores they run on).
+    @inline(__always) private func wait(_ spins: inout Int) {
+        if spins < 4096 {
+            spins += 1
+            spinPause()
+        } else {
+            sched_yield()
+        }
+    }
+
     private func drain(worker: Int) {
         let count = taskCount
         guard let body = body else { return }
         while true {
             let t = nextTask.add(1, ordering: .relaxed).oldValue
             if t >= count { break }
-            body(t, worker)
+            run(body, t, worker)
+            completed.add(1, ordering: .releasing)
         }
+    }
+
+    @inline(__always) private func run(_ body: (Int, Int) -> Void, _ task: Int, _ worker: Int) {
+        guard let log = taskLog else { return body(task, worker) }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body(task, worker)
+        log.workers[worker].intervals.append((t0, DispatchTime.now().uptimeNanoseconds))
+    }
+
+    /// Enters the open job of `generation`, if it is still the current one.
+    private func enter(generation: UInt64) -> Bool {
+        var s = state.load(ordering: .acquiring)
+        while ThreadPool.generation(s) == generation && s & ThreadPool.closedBit == 0 {
+            let (exchanged, original) = state.compareExchange(expected: s, desired: s + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            s = original
+        }
+        return false
     }
 
     private func workerLoop(index: Int) {
         workerStart?(index)
         startedWorkers.add(1, ordering: .releasing)
-        var seen = generation.load(ordering: .acquiring)
+        var seen = ThreadPool.generation(state.load(ordering: .acquiring))
         while true {
-            // Spin a while for the next job, then sleep.
-            var spins = 0
-            var current = generation.load(ordering: .acquiring)
-            while current == seen && spins < 200_000 {
-                spinPause()
-                spins += 1
-                current = generation.load(ordering: .acquiring)
-            }
-            if current == seen {
-                pthread_mutex_lock(&mutex)
-                sleepers.add(1, ordering: .sequentiallyConsistent)
-                current = generation.load(ordering: .sequentiallyConsistent)
-                while current == seen {
-                    pthread_cond_wait(&condition, &mutex)
-                    current = generation.load(ordering: .sequentiallyConsistent)
-                }
-                sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                pthread_mutex_unlock(&mutex)
-            }
+            var current = ThreadPool.generation(state.load(ordering: .acquiring))
+            if current == seen { current = idle(seen) }
             seen = current
             if shuttingDown.load(ordering: .acquiring) { return }
-            drain(worker: index)
-            running.subtract(1, ordering: .releasing)
+            if enter(generation: current) {
+                drain(worker: index)
+                state.subtract(1, ordering: .releasing)
+            }
         }
     }
+
+    /// Waits for a generation other than `seen`: spins for up to `spinMicroseconds`, less if the
+    /// thread is descheduled meanwhile, then sleeps.
+    private func idle(_ seen: UInt64) -> UInt64 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var last = start, spins = 0
+        var current = seen
+        while current == seen {
+            spinPause()
+            spins += 1
+            current = ThreadPool.generation(state.load(ordering: .acquiring))
+            if spins & 63 == 0 {
+                let now = DispatchTime.now().uptimeNanoseconds
+                // 64 pauses take a few microseconds; far more means this thread was off the CPU.
+                if now - start > ThreadPool.spinMicroseconds * 1000 || now - last > 200_000 { break }
+                last = now
+            }
+        }
+        if current != seen { return current }
+        pthread_mutex_lock(&mutex)
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        current = ThreadPool.generation(state.load(ordering: .sequentiallyConsistent))
+        while current == seen {
+            pthread_cond_wait(&condition, &mutex)
+            current = ThreadPool.generation(state.load(ordering: .sequentiallyConsistent))
+        }
+        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_unlock(&mutex)
+        return current
+    }
+}
+
+/// Task intervals per worker (`ThreadPool.taskLog`): each worker appends only to its own list.
+public final class TaskLog: @unchecked Sendable {
+    public final class Worker: @unchecked Sendable {
+        public fileprivate(set) var intervals: [(start: UInt64, end: UInt64)] = []
+    }
+    public let workers: [Worker]
+    public init(workers: Int) { self.workers = (0..<workers).map { _ in Worker() } }
 }
 
 private final class WorkerBox {
