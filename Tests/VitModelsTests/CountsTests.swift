@@ -38,7 +38,7 @@ final class CountsTests: XCTestCase {
     }
 
     /// What `vitbench list` and `info` print for every model: a published top-1 with its source,
-    /// or "no published weights" in the summary; timm's parameter count (as models.md rounds it)
+    /// or "no published weights" in the summary; timm's parameter count (as docs/published-figures.md rounds it)
     /// where one is given; the published resolution a multiple of the models' strides.
     func testEveryZooEntryCarriesItsReferenceFigures() throws {
         for info in ModelZoo.all {

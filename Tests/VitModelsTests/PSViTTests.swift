@@ -89,7 +89,7 @@ final class PSViTTests: XCTestCase {
         }
     }
 
-    /// The shipped sizes spend DeiT-Ti's and DeiT-S's compute at 224 (models.md §6: 1.26 and
+    /// The shipped sizes spend DeiT-Ti's and DeiT-S's compute at 224 (docs/published-figures.md: 1.26 and
     /// 4.61 GMACs), within 5%.
     func testZooComputeBudgets() throws {
         for (name, budget) in [("psvit_1d_tiny", 1.26), ("psvit_2d_tiny", 1.26), ("psvit_1d_small", 4.61), ("psvit_2d_small", 4.61)] {

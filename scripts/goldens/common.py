@@ -10,7 +10,9 @@ A golden is a folder Tests/VitModelsTests/Goldens/<case>/ holding
                             float16-rounded) values, saved as float32
 Randomisation covers every parameter AND every BatchNorm running statistic AND every layer scale:
 timm's default init leaves BN at identity and layer scales at 1e-5, which would let a missing layer
-pass. Run with the environment from ../shared/tools/peer-setup.sh; tests never need torch.
+pass. Run in the peer environment (scripts/peers/setup.sh); tests never need torch.
+VITBENCH_GOLDENS=DIR makes the exporters write into DIR instead (e.g. to compare with the
+committed goldens).
 """
 import copy
 import json
@@ -20,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-GOLDENS = os.path.join(os.path.dirname(__file__), '..', '..', 'Tests', 'VitModelsTests', 'Goldens')
+GOLDENS = os.environ.get('VITBENCH_GOLDENS') or os.path.join(os.path.dirname(__file__), '..', '..', 'Tests',
+                                                             'VitModelsTests', 'Goldens')
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
 

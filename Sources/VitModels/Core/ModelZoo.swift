@@ -20,7 +20,7 @@ public struct ModelInfo {
     public let resolution: Int
     public let published: PublishedAccuracy?
     /// timm's parameter count for the train-time (unfused) form, and GMACs at `resolution`,
-    /// from ../shared/reference/models.md — what `vitbench info` and the tests compare to.
+    /// as docs/published-figures.md lists them — what `vitbench info` and the tests compare to.
     public let referenceParams: Double?
     public let referenceGMACs: Double?
     public let summary: String

@@ -119,8 +119,8 @@ public final class DeiT: ImageClassifier {
 
 extension ModelZoo {
     static var deit: [ModelInfo] {
-        // Published top-1: facebookresearch/deit README_deit.md; params (M) and GMACs at 224: the
-        // timm benchmark (T-BM) — both from ../shared/reference/models.md §6.
+        // Published top-1: facebookresearch/deit README_deit.md; params (M) and GMACs at 224: timm's
+        // benchmark table (pytorch-image-models results/) — see docs/published-figures.md.
         let variants: [(name: String, dim: Int, heads: Int, top1: Double, params: Double, gmacs: Double)] = [
             ("deit_tiny_patch16_224", 192, 3, 72.2, 5.72, 1.26),
             ("deit_small_patch16_224", 384, 6, 79.9, 22.05, 4.61),
@@ -130,7 +130,7 @@ extension ModelZoo {
             let base = DeiT.Config(embedDim: v.dim, numHeads: v.heads)
             return ModelInfo(
                 name: v.name, family: "deit", resolution: 224,
-                published: PublishedAccuracy(top1: v.top1, source: "facebookresearch/deit README_deit.md (DT-R in ../shared/reference/models.md)"),
+                published: PublishedAccuracy(top1: v.top1, source: "facebookresearch/deit README_deit.md"),
                 referenceParams: v.params, referenceGMACs: v.gmacs,
                 summary: "DeiT (ViT without distillation token), patch 16, width \(v.dim), 12 blocks, \(v.heads) heads, MLP ratio 4; "
                     + "other resolutions resample the position embedding",

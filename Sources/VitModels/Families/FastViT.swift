@@ -441,7 +441,7 @@ extension ModelZoo {
         let variants: [(name: String, layers: [Int], dims: [Int], mlp: Double, mixers: [String], pos: [Int?],
                         top1: Double, params: Double, gmacs: Double)] = [
             // Published top-1 (non-distilled): apple/ml-fastvit README; params (M): timm's unfused
-            // count; GMACs@256: timm benchmark (T-BM) — all from ../shared/reference/models.md.
+            // count; GMACs@256: timm's benchmark table — all listed in docs/published-figures.md.
             ("fastvit_t8", [2, 2, 4, 2], [48, 96, 192, 384], 3, rrrr, none, 76.2, 4.03, 0.70),
             ("fastvit_t12", [2, 2, 6, 2], [64, 128, 256, 512], 3, rrrr, none, 79.3, 7.55, 1.42),
             ("fastvit_s12", [2, 2, 6, 2], [64, 128, 256, 512], 4, rrrr, none, 79.9, 9.47, 1.82),
@@ -456,7 +456,7 @@ extension ModelZoo {
             let attention = v.mixers.last == "attention" ? ", attention + RepCPE in stage 4" : ""
             return ModelInfo(
                 name: v.name, family: "fastvit", resolution: 256,
-                published: PublishedAccuracy(top1: v.top1, source: "apple/ml-fastvit README (FV-R in ../shared/reference/models.md)"),
+                published: PublishedAccuracy(top1: v.top1, source: "apple/ml-fastvit README"),
                 referenceParams: v.params, referenceGMACs: v.gmacs,
                 summary: "FastViT, layers \(v.layers), widths \(v.dims.map(String.init).joined(separator: "/")), MLP ratio \(Int(v.mlp)), RepMixer\(attention)",
                 make: { w, overrides in try FastViT(w, config: base.merged(with: overrides)) })

@@ -590,7 +590,7 @@ extension LeViT {
 extension ModelZoo {
     static var levit: [ModelInfo] {
         // Published top-1 (distilled, 1000 epochs): facebookresearch/LeViT README (LV-R); params
-        // (M, with the distillation head) and GMACs at 224: timm — ../shared/reference/models.md §3.
+        // (M, with the distillation head) and GMACs at 224: timm — docs/published-figures.md.
         let variants: [(name: String, dims: [Int], keyDim: Int, heads: [Int], depth: [Int], top1: Double, params: Double, gmacs: Double)] = [
             ("levit_128s", [128, 256, 384], 16, [4, 6, 8], [2, 3, 4], 76.6, 7.78, 0.31),
             ("levit_128", [128, 256, 384], 16, [4, 8, 12], [4, 4, 4], 78.6, 9.21, 0.41),
@@ -602,7 +602,7 @@ extension ModelZoo {
             let base = LeViT.Config(embedDim: v.dims, keyDim: v.keyDim, depth: v.depth, numHeads: v.heads)
             return ModelInfo(
                 name: v.name, family: "levit", resolution: 224,
-                published: PublishedAccuracy(top1: v.top1, source: "facebookresearch/LeViT README (LV-R in ../shared/reference/models.md)"),
+                published: PublishedAccuracy(top1: v.top1, source: "facebookresearch/LeViT README"),
                 referenceParams: v.params, referenceGMACs: v.gmacs,
                 summary: "LeViT, widths \(v.dims.map(String.init).joined(separator: "/")), depths \(v.depth.map(String.init).joined(separator: "/")), "
                     + "heads \(v.heads.map(String.init).joined(separator: "/")), key dim \(v.keyDim); attention biases for the 14x14 grid of 224",

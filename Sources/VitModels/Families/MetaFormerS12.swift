@@ -2,12 +2,13 @@ import VitEngine
 
 /// One MetaFormer-S12 skeleton with a swappable token mixer — FastViT's RepMixer-vs-pooling
 /// experiment extended to pooling, RepMixer, attention, depthwise conv and identity. The
-/// definition is the docstring of `../shared/tools/peer_mixers.py`, so ONNX Runtime times the
-/// very same network: 7x7/4 stem (padding 3), stages of depths 2,2,6,2 and widths
-/// 64,128,320,512, 3x3/2 downsampling convs, BatchNorm, MLP ratio 4 with GELU, per-channel layer
-/// scales, global average pool + Linear head.
+/// definition is the docstring of `scripts/peers/metaformer_s12.py`, which
+/// `scripts/peers/peer_mixers.py` hands to ONNX Runtime and OpenVINO, so the peers time the very
+/// same network: 7x7/4 stem (padding 3), stages of depths 2,2,6,2 and widths 64,128,320,512,
+/// 3x3/2 downsampling convs, BatchNorm, MLP ratio 4 with GELU, per-channel layer scales, global
+/// average pool + Linear head.
 ///
-/// Names (our own, timm-style; the goldens export maps the PyTorch skeleton onto them):
+/// Names (our own, timm-style; scripts/peers/metaformer_s12.py uses the very same ones):
 /// `stem.conv`, `stages.i.downsample.conv`, `stages.i.blocks.j.token_mixer.*`,
 /// `stages.i.blocks.j.{norm, mlp.fc1, mlp.fc2, layer_scale}`, `head.fc`. Token mixers:
 /// - `pooling`   x + s·(avgpool3x3(bn(x)) − bn(x)) (padding not counted): `norm`, `layer_scale`
@@ -181,7 +182,7 @@ public final class MetaFormerS12: ImageClassifier {
         Mixer.allCases.map { m in
             ModelInfo(
                 name: "metaformer_s12:\(m.rawValue)", family: "metaformer", resolution: 224, published: nil,
-                summary: "MetaFormer-S12 skeleton with the \(m.rawValue) token mixer (peer_mixers.py; no published weights)",
+                summary: "MetaFormer-S12 skeleton with the \(m.rawValue) token mixer (scripts/peers/metaformer_s12.py; no published weights)",
                 make: { w, overrides in
                     var c = Config()
                     c.mixer = m.rawValue

@@ -5,11 +5,10 @@ import VitEngine
 /// embedding* (IPE) and an *adaptive patch fusion* (APF). The paper claims more than 9 points
 /// top-1 over DeiT at the mobile level, and more than Swin and CoaT at that budget.
 ///
-/// No code, config table, weights or FLOPs figure of the paper is retrievable (only its
-/// author-voice summary, ../shared/reference/papers/mobile-level-vit-ipe-apf.zh.txt, and
-/// ../shared/reference/models.md §5), so this is a reconstruction from the text. What the text
-/// fixes: a conv patch embedding of depthwise + pointwise convs; three parallel branches, each an
-/// inverted-residual block with squeeze-excitation and its own stride, giving 7x7, 4x4 and 1x1
+/// No code, config table, weights or FLOPs figure of the paper is available (only its text, arXiv
+/// 2108.13015; see docs/published-figures.md), so this is a reconstruction from the text. What the
+/// text fixes: a conv patch embedding of depthwise + pointwise convs; three parallel branches, each
+/// an inverted-residual block with squeeze-excitation and its own stride, giving 7x7, 4x4 and 1x1
 /// token grids that are concatenated (66 tokens at 224, instead of DeiT's 14x14 = 196); plain
 /// transformer blocks; instead of a class token, per-token weights that are the product of a
 /// learned global weight and input-dependent weights an MLP computes, fusing the tokens for the

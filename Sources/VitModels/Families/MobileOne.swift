@@ -114,7 +114,8 @@ extension ModelZoo {
     static var mobileOne: [ModelInfo] {
         let variants: [(String, Int, [Double], Int, [Int], Double, Double, Double)] = [
             // name, stem_chs, width factors of 64/128/256/512, conv branches, SE blocks per stage (timm
-            // model_cfgs), published top-1 [MO-R], timm unfused params (M), GMACs@224 (models.md §6)
+            // model_cfgs), published top-1 (apple/ml-mobileone README), timm unfused params (M), GMACs@224
+            // (docs/published-figures.md)
             ("mobileone_s0", 48, [0.75, 1, 1, 2], 4, [], 71.4, 5.29, 0.275),
             ("mobileone_s1", 64, [1.5, 1.5, 2, 2.5], 1, [], 75.9, 4.83, 0.82),
             ("mobileone_s2", 64, [1.5, 2, 2.5, 4], 1, [], 77.4, 7.88, 1.30),
@@ -127,7 +128,7 @@ extension ModelZoo {
             let extras = (v.3 > 1 ? ", \(v.3) conv branches" : "") + (v.4.isEmpty ? "" : ", SE on the last \(v.4.map(String.init).joined(separator: "/")) blocks")
             return ModelInfo(
                 name: v.0, family: "mobileone", resolution: 224,
-                published: PublishedAccuracy(top1: v.5, source: "apple/ml-mobileone README (MO-R in ../shared/reference/models.md)"),
+                published: PublishedAccuracy(top1: v.5, source: "apple/ml-mobileone README"),
                 referenceParams: v.6, referenceGMACs: v.7,
                 summary: "MobileOne, blocks 2/8/10/1, widths \(widths.map(String.init).joined(separator: "/"))\(extras), ReLU, reparameterisable",
                 make: { w, overrides in try MobileOne(w, config: config.merged(with: overrides)) })

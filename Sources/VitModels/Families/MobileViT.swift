@@ -283,10 +283,11 @@ extension ModelZoo {
         let variants: [(name: String, channels: [Int], dims: [Int], br: Double, features: Int,
                         top1: Double, params: Double, gmacs: Double)] = [
             // timm model_cfgs: stage widths, transformer widths of stages 2-4 (depths 2, 4, 3), MV2
-            // expansion, final_conv width. Top-1: the paper [MV-P]; params (M): timm; GMACs@256:
-            // timm's FlopCounterMode (scripts/goldens/reference_counts.py) — models.md's timm
-            // benchmark figures (0.42 / 1.05 / 2.03) also count 2 per BatchNorm and 5 per
-            // LayerNorm element, which the plan folds away (they differ by 2.6 / 2.5 / 1.6%).
+            // expansion, final_conv width. Top-1: the paper (arXiv 2110.02178); params (M): timm;
+            // GMACs@256: timm's FlopCounterMode (scripts/goldens/reference_counts.py) — timm's
+            // benchmark figures (0.42 / 1.05 / 2.03, docs/published-figures.md) also count 2 per
+            // BatchNorm and 5 per LayerNorm element, which the plan folds away (they differ by
+            // 2.6 / 2.5 / 1.6%).
             ("mobilevit_xxs", [16, 24, 48, 64, 80], [64, 80, 96], 2, 320, 69.0, 1.27, 0.407),
             ("mobilevit_xs", [32, 48, 64, 80, 96], [96, 120, 144], 4, 384, 74.8, 2.32, 1.026),
             ("mobilevit_s", [32, 64, 96, 128, 160], [144, 192, 240], 4, 640, 78.4, 5.58, 2.001),
@@ -299,7 +300,7 @@ extension ModelZoo {
                 numFeatures: v.features)
             return ModelInfo(
                 name: v.name, family: "mobilevit", resolution: 256,
-                published: PublishedAccuracy(top1: v.top1, source: "MobileViT paper, ICLR 2022 (MV-P in ../shared/reference/models.md)"),
+                published: PublishedAccuracy(top1: v.top1, source: "MobileViT paper, ICLR 2022 (arXiv 2110.02178)"),
                 referenceParams: v.params, referenceGMACs: v.gmacs,
                 summary: "MobileViT v1, widths \(c.map(String.init).joined(separator: "/")), transformer widths "
                     + "\(v.dims.map(String.init).joined(separator: "/")) (depths 2/4/3), MV2 expansion \(Int(br)), "

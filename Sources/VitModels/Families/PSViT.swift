@@ -3,9 +3,9 @@ import VitEngine
 /// PSViT: a vision transformer with token Pooling and attention Sharing (Chen et al., "PSViT:
 /// Better Vision Transformer via Token Pooling and Attention Sharing", arXiv 2108.03428). No code
 /// and no configuration table of the paper could be retrieved, so the architecture is built from
-/// the paper's text (../shared/reference/papers/psvit.zh.txt) and every choice the text leaves
-/// open is made here and said here. The paper claims up to +6.6% ImageNet top-1 over DeiT (for
-/// its searched architectures, not for these configurations); no weights were published.
+/// the paper's text and every choice the text leaves open is made here and said here. The paper
+/// claims up to +6.6% ImageNet top-1 over DeiT (for its searched architectures, not for these
+/// configurations); no weights were published.
 ///
 /// From the paper:
 /// - Three stages (the configuration takes any number); tokens fall and width rises with depth

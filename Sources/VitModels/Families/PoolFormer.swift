@@ -104,10 +104,10 @@ public final class PoolFormer: ImageClassifier {
 extension ModelZoo {
     static var poolFormer: [ModelInfo] {
         let variants: [(String, [Int], Float, Double, Double, Double)] = [
-            // Top-1: S12 from models.md [PF-R]; S24/S36 from the same README (80.3 / 81.4; PaddleViT's
+            // Top-1: S12 from the sail-sg/poolformer README (docs/published-figures.md); S24/S36 from the same README (80.3 / 81.4; PaddleViT's
             // port of the released weights lists 80.33 / 81.43).
             // name, depths, layer scale init, published top-1 (PoolFormer README), timm params (M),
-            // GMACs@224 (S12: models.md; S24/S36: timm FlopCounterMode, scripts/goldens/reference_counts.py)
+            // GMACs@224 (S12: docs/published-figures.md; S24/S36: timm FlopCounterMode, scripts/goldens/reference_counts.py)
             ("poolformer_s12", [2, 2, 6, 2], 1e-5, 77.2, 11.92, 1.82),
             ("poolformer_s24", [4, 4, 12, 4], 1e-5, 80.3, 21.39, 3.39),
             ("poolformer_s36", [6, 6, 18, 6], 1e-6, 81.4, 30.86, 4.97),
