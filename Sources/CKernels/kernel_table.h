@@ -53,6 +53,6 @@ extern const vb_kernel_table vb_kernels_avx2;
 extern const vb_kernel_table vb_kernels_baseline;
 
 // Layout constants shared by the packing functions (packing.c) and the kernels.
-#define VB_GEMM_NR 16
+#define VB_GEMM_NR VB_GEMM_PANEL_COLUMNS
 #define VB_CONV_SMALL_PANEL 64
 #endif

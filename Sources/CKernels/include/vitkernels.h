@@ -65,6 +65,10 @@ const char *vb_isa_description(vb_isa isa);
 /// The description of the selected variant (for `vitbench env` and logs).
 const char *vb_kernel_isa(void);
 
+/// Nanoseconds the calling thread has spent runnable but waiting for a CPU (Linux schedstat), or
+/// -1 where the OS does not say: a worker that waits a lot shares its core with other work.
+long long vb_thread_run_delay_ns(void);
+
 /// y[i] = act(x[i]) for i in [0, n). x and y may alias.
 void vb_activation_apply(vb_activation act, const float *x, float *y, size_t n);
 
@@ -144,6 +148,10 @@ void vb_attention_finish(float *o, size_t rows, size_t dv, size_t ldo, const flo
 /// s = s * scale + bias (bias [rows, cols] with leading dim ldb, may be NULL).
 void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale, const float *bias,
                        size_t ldb);
+
+/// Columns per panel of packed weights: a window of columns starting at a multiple of this is
+/// a window of whole panels (see `vb_gemm_packed_strided`).
+#define VB_GEMM_PANEL_COLUMNS 16
 
 /// Floats `vb_gemm_pack_b` writes for a k×n matrix (n rounded up to 16-column panels).
 size_t vb_gemm_packed_size(size_t k, size_t n);

@@ -10,8 +10,8 @@ public struct LayerNormLinear: Operator {
     public let norm: LayerNorm
     public let linear: Linear
 
-    /// Rows per tile: a multiple of the packed micro-kernels' 6 (and 4) rows, as `Linear` uses.
-    static let tileRows = 96
+    /// Rows per tile, as `Linear` uses (`GEMMTiles`).
+    static let tileRows = GEMMTiles.rowTile
 
     public init(norm: LayerNorm, linear: Linear) {
         precondition(norm.gamma.count == linear.inFeatures,
@@ -38,23 +38,26 @@ public struct LayerNormLinear: Operator {
         let gamma = UnsafePointer(norm.gamma.pointer), beta = UnsafePointer(norm.beta.pointer), eps = norm.eps
         let gemm = linear.tiled, wp = UnsafePointer(gemm.weight.pointer)
         let bias = gemm.bias.map { UnsafePointer($0.pointer) }, act = gemm.activation.c
-        let blas = c.gemm, pool = c.pool, tile = Self.tileRows, tiles = (rows + tile - 1) / tile
+        let blas = c.gemm, pool = c.pool, tile = Self.tileRows
         let packed = c.packsWeights ? PackedMatrix(wp, k: k, n: n) : nil
+        // The packed product splits columns too when rows are few (`GEMMTiles`); each column
+        // block normalises its rows again, a k-wide pass that is small beside its m·k·32 MACs.
+        let tiles = GEMMTiles(rows: rows, columns: n, threads: packed == nil ? 1 : pool.threadCount)
         let keep = (norm, gemm, packed)
         return {
             withExtendedLifetime(keep) {
-                pool.parallelFor(tiles) { t, worker in
-                    let r0 = t * tile, m = min(tile, rows - r0)
-                    let normed = scratch + worker * tile * k, yt = y + r0 * n
+                pool.parallelFor(tiles.count) { t, worker in
+                    let (r0, m, c0, cols) = tiles[t]
+                    let normed = scratch + worker * tile * k, yt = y + r0 * n + c0
                     vb_layernorm(x + r0 * k, normed, k, 0, m, gamma, beta, eps)
                     if let packed {
-                        vb_gemm_packed(normed, k, packed.pointer, k, n, yt, n, m)
+                        packed.multiply(normed, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n)
                     } else {
-                        blas.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                   a: normed, lda: k, b: wp, ldb: n, beta: 0, c: yt, ldc: n)
+                        blas.sgemm(transA: false, transB: false, m: m, n: cols, k: k, alpha: 1,
+                                   a: normed, lda: k, b: wp + c0, ldb: n, beta: 0, c: yt, ldc: n)
                     }
                     if bias != nil || act != VB_ACT_NONE || residual != nil {
-                        vb_bias_act_residual(yt, m, n, n, bias, act, residual.map { $0 + r0 * n }, n)
+                        vb_bias_act_residual(yt, m, cols, n, bias.map { $0 + c0 }, act, residual.map { $0 + r0 * n + c0 }, n)
                     }
                 }
             }

@@ -17,16 +17,15 @@ struct RowTiledGEMM {
         let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
         if packsWeights {
             let packed = PackedMatrix(weight.pointer, k: k, n: n)
-            // Tiles of 96 rows: a multiple of the micro-kernels' 6 (and 4) rows, large enough to
-            // amortise reloading a weight panel, small enough to balance across workers.
-            let tile = 96, tiles = (rows + tile - 1) / tile
+            let tiles = GEMMTiles(rows: rows, columns: n, threads: pool.threadCount)
             return { [weight, bias] in
                 withExtendedLifetime((weight, bias, packed)) {
-                    pool.parallelFor(tiles) { t, _ in
-                        let r0 = t * tile, m = min(tile, rows - r0), yt = y + r0 * n
-                        vb_gemm_packed(x + r0 * k, k, packed.pointer, k, n, yt, n, m)
+                    pool.parallelFor(tiles.count) { t, _ in
+                        let (r0, m, c0, cols) = tiles[t]
+                        let yt = y + r0 * n + c0
+                        packed.multiply(x + r0 * k, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n)
                         if bp != nil || act != VB_ACT_NONE || residual != nil {
-                            vb_bias_act_residual(yt, m, n, n, bp, act, residual.map { $0 + r0 * n }, n)
+                            vb_bias_act_residual(yt, m, cols, n, bp.map { $0 + c0 }, act, residual.map { $0 + r0 * n + c0 }, n)
                         }
                     }
                 }
@@ -146,10 +145,47 @@ public struct MatMul: Operator {
 /// A k×n weight matrix in the panel layout of `vb_gemm_packed`.
 final class PackedMatrix: @unchecked Sendable {
     let storage: PackedWeights
+    let k: Int
     var pointer: UnsafePointer<Float> { UnsafePointer(storage.pointer) }
 
     init(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int? = nil) {
+        self.k = k
         storage = PackedWeights([Float](repeating: 0, count: vb_gemm_packed_size(k, n)))
         vb_gemm_pack_b(b, ldb ?? n, k, n, storage.pointer)
+    }
+
+    /// C[rows × cols] = A[rows × k] · B[:, c0 ..< c0+cols]; c0 a multiple of the 16-column panels.
+    func multiply(_ a: UnsafePointer<Float>, lda: Int, rows: Int, columns c0: Int, _ cols: Int,
+                  into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let panel = Int(VB_GEMM_PANEL_COLUMNS)
+        vb_gemm_packed_strided(a, lda, pointer + (c0 / panel) * k * panel, k * panel, k, cols, c, ldc, rows, 0)
+    }
+}
+
+/// How a product with constant weights is split into tasks: row tiles of 96 rows (a multiple of
+/// the micro-kernels' 6 and 4 rows, large enough to amortise reloading a weight panel) and, when
+/// that leaves fewer than four tasks per worker — LeViT's 16- and 49-token stages, DeiT's 197
+/// tokens on two threads — column blocks as well, whole 32-column micro-kernel tiles each. Every
+/// worker then has work, and one that is descheduled holds up only a small block.
+struct GEMMTiles {
+    static let rowTile = 96
+    let rows: Int, columns: Int
+    let rowTiles: Int, columnBlock: Int, columnBlocks: Int
+    var count: Int { rowTiles * columnBlocks }
+
+    init(rows: Int, columns n: Int, threads: Int) {
+        self.rows = rows
+        columns = n
+        rowTiles = (rows + GEMMTiles.rowTile - 1) / GEMMTiles.rowTile
+        let wanted = threads > 1 ? 4 * threads : 1
+        let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
+        columnBlock = max(32, n / max(blocks, 1) / 32 * 32)
+        columnBlocks = max(1, (n + columnBlock - 1) / columnBlock)
+    }
+
+    /// Task t: rows r0 ..< r0+m, columns c0 ..< c0+cols.
+    subscript(_ t: Int) -> (r0: Int, m: Int, c0: Int, cols: Int) {
+        let r0 = (t / columnBlocks) * GEMMTiles.rowTile, c0 = (t % columnBlocks) * columnBlock
+        return (r0, min(GEMMTiles.rowTile, rows - r0), c0, min(columnBlock, columns - c0))
     }
 }
