@@ -9,10 +9,14 @@ On a shared, noisy machine the speed of a core drifts by tens of percent over mi
 `--rounds N` every model (and mixer) is measured N times, vitbench and the peers alternating, and
 the table shows the median over rounds of each engine's median, and the range of the per-round
 ratios.
+With `--busy-cpu CPU` every engine is also measured while a busy loop at normal priority runs on
+that CPU (what a CI runner or a shared server looks like), and the table shows each engine's
+quiet time, busy time and slowdown (busy / quiet, per round, then the median).
 Usage (the peer environment, scripts/peers/setup.sh):
   python scripts/peers/compare.py [--models fastvit_t8@224,fastvit_t8@256,...] [--mixers 224,512]
                                   [--mixer-kinds pooling,repmixer,dwconv,attention] [--threads 1]
                                   [--cpu 0] [--isa avx512|avx2|baseline] [--rounds 3]
+                                  [--pin compact] [--busy-cpu 1]
                                   [--python ~/.vitbench-peers/bin/python] [--vitbench PATH]"""
 import argparse
 import json
@@ -35,6 +39,8 @@ ap.add_argument('--python', default=os.path.expanduser('~/.vitbench-peers/bin/py
 ap.add_argument('--vitbench', default=os.path.join(root, '.build', 'release', 'vitbench'))
 ap.add_argument('--min-seconds', default='2', help='measured seconds per engine and run (at least)')
 ap.add_argument('--rounds', type=int, default=1, help='alternate vitbench and the peers this many times per model')
+ap.add_argument('--pin', default=None, help="vitbench's pinning policy (bench --pin), e.g. compact")
+ap.add_argument('--busy-cpu', default=None, help='also measure each engine with a busy loop on this CPU')
 a = ap.parse_args()
 pin = ['taskset', '-c', a.cpu]
 
@@ -56,6 +62,8 @@ def vitbench(model, res, mixer=None):
         cmd += ['--mixer', mixer]
     if a.isa:
         cmd += ['--isa', a.isa]
+    if a.pin:
+        cmd += ['--pin', a.pin]
     row = run(cmd, 'vitbench')[-1]
     return float(row['median_ms']), row.get('kernel_isa')
 
@@ -65,6 +73,23 @@ def peer(script, res, args):
                  '--engines', 'ort,ov', '--min-seconds', a.min_seconds, '--json'] + args
     row = run(cmd, script)[-1]
     return row.get('ort_ms'), row.get('ov_ms'), row.get('versions', {})
+
+
+class BusyLoop:
+    """A busy loop at normal priority pinned to one CPU, for the length of a `with` block."""
+    def __init__(self, cpu):
+        self.cpu = cpu
+
+    def __enter__(self):
+        self.proc = None
+        if self.cpu is not None:
+            self.proc = subprocess.Popen(['taskset', '-c', self.cpu, sys.executable, '-c', 'while True: pass'])
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def median(values):
@@ -82,9 +107,9 @@ for res in filter(None, a.mixers.split(',')):
             continue  # quadratic in tokens: minutes per pass (peer_mixers.py skips it too)
         entries.append((f'metaformer_s12:{kind}', res, ('metaformer_s12', res, kind), 'peer_mixers.py', ['--mixers', kind]))
 
-rows, isas, engine_versions = [], set(), {}
+rows, busy_rows, isas, engine_versions = [], [], set(), {}
 for label, res, ours_args, script, peer_args in entries:
-    rounds = []
+    rounds, busy_rounds = [], []
     for r in range(a.rounds):
         ours, isa = vitbench(*ours_args)
         ort, ov, ver = peer(script, res, peer_args)
@@ -92,9 +117,21 @@ for label, res, ours_args, script, peer_args in entries:
         engine_versions.update(ver)
         rounds.append((ours, ort, ov))
         print(f'{label}@{res} round {r + 1}: vitbench {ours:.2f} ms, ORT {ort}, OV {ov}', file=sys.stderr, flush=True)
+        if a.busy_cpu is not None:
+            with BusyLoop(a.busy_cpu):
+                b_ours, _ = vitbench(*ours_args)
+                b_ort, b_ov, _ = peer(script, res, peer_args)
+            busy_rounds.append((b_ours, b_ort, b_ov))
+            print(f'{label}@{res} round {r + 1}, busy CPU {a.busy_cpu}: vitbench {b_ours:.2f} ms, ORT {b_ort}, OV {b_ov}',
+                  file=sys.stderr, flush=True)
     ratios = [o / min(v for v in (ort, ov) if v is not None) for o, ort, ov in rounds]
     rows.append((label, res, median(x[0] for x in rounds), median(x[1] for x in rounds), median(x[2] for x in rounds),
                  min(ratios), max(ratios)))
+    if busy_rounds:
+        slow = [[b / q if b is not None and q is not None else None for b, q in zip(br, qr)]
+                for br, qr in zip(busy_rounds, rounds)]
+        busy_rows.append((label, res, [median(x[i] for x in busy_rounds) for i in range(3)],
+                          [median(x[i] for x in slow) for i in range(3)]))
 
 
 def fmt(v):
@@ -112,3 +149,12 @@ print('|---|---|---:|---:|---:|---:|---|')
 for label, res, ours, ort, ov, lo, hi in rows:
     best = min(v for v in (ort, ov) if v is not None)
     print(f'| {label} | {res} | {ours:.2f} | {fmt(ort)} | {fmt(ov)} | {ours / best:.2f} | {lo:.2f}–{hi:.2f} |')
+if busy_rows:
+    print()
+    print(f'With a busy loop on CPU {a.busy_cpu} (busy ms; slowdown = busy / quiet, median over rounds):')
+    print()
+    print('| model | res | vitbench busy ms | slowdown | ORT busy ms | slowdown | OpenVINO busy ms | slowdown |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|')
+    for label, res, busy, slow in busy_rows:
+        cells = ' | '.join(f'{fmt(b)} | {fmt(s)}' for b, s in zip(busy, slow))
+        print(f'| {label} | {res} | {cells} |')
