@@ -8,6 +8,10 @@ import VitEngine
 /// `machineID` names the results folder.
 public struct MachineInfo: Sendable {
     public var cpu: String
+    /// Family/model/stepping (x86) with the AMD core generation where it is known, or ARM's
+    /// implementer/part: what tells apart CPUs that report the same name ("AMD EPYC" is Zen 3,
+    /// Zen 4 or Zen 5 on this project's VMs).
+    public var cpuSignature: String
     public var arch: String
     /// Vector extensions the CPU reports that matter to these kernels (AVX2, AVX-512F,
     /// AVX512-BF16, ... on x86; NEON, SVE, SVE2, I8MM, ... on ARM).
@@ -63,7 +67,7 @@ public struct MachineInfo: Sendable {
         ].joined(separator: "|")
         let (governor, frequency) = MachineInfo.frequencyState(allowed, cpuinfo)
         return MachineInfo(
-            cpu: cpu, arch: arch, isaFeatures: isa, kernelISA: KernelISA.selected,
+            cpu: cpu, cpuSignature: cpuinfo.signature, arch: arch, isaFeatures: isa, kernelISA: KernelISA.selected,
             packages: topo.packages.count,
             numaNodes: numa == 0 ? "0" : "\(numa) (\(Topology.bytes(memory)))",
             cores: topo.cores.count, pus: topo.pus.count, smtWidth: topo.smtWidth,
@@ -93,7 +97,7 @@ public struct MachineInfo: Sendable {
     /// rows use the rows' names: `machine_id`, `cpu`, `arch`, `commit`).
     public var fields: [(String, String)] {
         [
-            ("machine_id", machineID), ("cpu", cpu), ("arch", arch),
+            ("machine_id", machineID), ("cpu", cpu), ("cpu_signature", cpuSignature), ("arch", arch),
             ("isa_features", isaFeatures.isEmpty ? "none detected" : isaFeatures.joined(separator: " ")),
             ("kernel_isa", "\(kernelISA) — \(kernelISA.summary)"),
             ("kernel_isas", KernelISA.supported.map(\.rawValue).joined(separator: " ")), ("packages", "\(packages)"), ("numa_nodes", numaNodes), ("cores", "\(cores)"),
@@ -255,6 +259,29 @@ struct CPUInfo {
     func first(_ key: String) -> String? { all(key).first }
 
     func all(_ key: String) -> [String] { records.flatMap { $0.filter { $0.0 == key }.map(\.1) } }
+
+    /// "family 26 model 2 stepping 1 (Zen 5)" on x86, "implementer 0x41 part 0xd0c" on ARM.
+    var signature: String {
+        if let f = first("cpu family").flatMap(Int.init), let m = first("model").flatMap(Int.init) {
+            var s = "family \(f) model \(m)" + (first("stepping").map { " stepping \($0)" } ?? "")
+            if first("vendor_id") == "AuthenticAMD", let gen = CPUInfo.amdGeneration(family: f, model: m) { s += " (\(gen))" }
+            return s
+        }
+        if let i = first("CPU implementer"), let p = first("CPU part") { return "implementer \(i) part \(p)" }
+        return "unknown"
+    }
+
+    /// AMD's core generation from family and model (AMD's published family/model ranges).
+    static func amdGeneration(family: Int, model: Int) -> String? {
+        switch (family, model) {
+        case (23, 0x00...0x2F): return "Zen / Zen+"
+        case (23, 0x30...0xFF): return "Zen 2"
+        case (25, 0x00...0x0F), (25, 0x20...0x5F): return "Zen 3"
+        case (25, 0x10...0x1F), (25, 0x60...0xAF): return "Zen 4"
+        case (26, _): return "Zen 5"
+        default: return nil
+        }
+    }
 
     /// x86 `flags` or ARM `Features` of the first processor, mapped to the names people use.
     /// Both are read on every architecture: the file says which it is.

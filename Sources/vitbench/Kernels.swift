@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VitEngine
+import VitHarness
 
 struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,8 @@ struct Kernels: ParsableCommand {
     func run() throws {
         let backend = try parseBackend(backend)
         let isas = self.isas.isEmpty ? KernelISA.supported : self.isas
-        print("# vitbench kernels — \(threads) thread(s), backend \(backend.name), kernel ISAs \(isas.map(\.summary).joined(separator: ", ")), OpenBLAS \(OpenBLAS.coreName)")
+        let machine = try MachineInfo.collect(probeBinding: false)
+        print("# vitbench kernels — \(machine.cpu) (\(machine.cpuSignature)), \(threads) thread(s), backend \(backend.name), kernel ISAs \(isas.map(\.summary).joined(separator: ", ")), OpenBLAS \(OpenBLAS.coreName)")
         print("| kernel | shape | " + isas.map { "\($0) ms | \($0) GFLOP/s" }.joined(separator: " | ") + " |")
         print("|---|---|" + String(repeating: "---:|---:|", count: isas.count))
         try KernelBenchmark.run(threads: threads, backend: backend, isas: isas, sgemmSize: sgemmSize) { r in

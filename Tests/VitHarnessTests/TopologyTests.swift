@@ -253,7 +253,7 @@ final class TopologyTests: XCTestCase {
         let names = info.fields.map(\.0)
         XCTAssertEqual(names.first, "machine_id")
         XCTAssertEqual(Set(names).count, names.count)
-        for required in ["cpu", "arch", "isa_features", "packages", "numa_nodes", "cores", "pus", "caches", "cpu_kinds",
+        for required in ["cpu", "cpu_signature", "arch", "isa_features", "packages", "numa_nodes", "cores", "pus", "caches", "cpu_kinds",
                          "thread_binding", "kernel", "governor", "frequency_mhz", "openblas_core", "openblas_version",
                          "swift_version", "commit"] {
             XCTAssertTrue(names.contains(required), required)
@@ -297,6 +297,13 @@ final class TopologyTests: XCTestCase {
         let x86 = CPUInfo("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_bf16\n")
         XCTAssertEqual(x86.isaFeatures, ["SSE4.2", "AVX", "AVX2", "FMA", "AVX-512F", "AVX512-BF16"])
         XCTAssertEqual(x86.first("model name"), "Some CPU")
+        XCTAssertEqual(x86.signature, "unknown")
+        // Two CPUs that both call themselves "AMD EPYC" on this project's VMs.
+        for (family, model, generation) in [(25, 1, "Zen 3"), (25, 17, "Zen 4"), (26, 2, "Zen 5")] {
+            let epyc = CPUInfo("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: \(family)\nmodel\t\t: \(model)\nmodel name\t: AMD EPYC\nstepping\t: 1\n")
+            XCTAssertEqual(epyc.signature, "family \(family) model \(model) stepping 1 (\(generation))")
+        }
+        XCTAssertEqual(info.signature, "implementer 0x41 part 0xd05")
         XCTAssertEqual(MachineInfo.openBLASVersion("OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH Haswell"), "0.3.21")
     }
 }
