@@ -11,6 +11,8 @@ final class ConvolutionTests: XCTestCase {
         (48, 48, 3, 2, 1, 48, 17, 17),  // depthwise stride 2, odd size
         (83, 83, 3, 1, 1, 83, 9, 10),   // 64 + 16 + 3 channels: every channel path of the kernel
         (83, 83, 5, 1, 2, 83, 6, 7),    // small map under a large kernel: the zero-padded copy
+        (76, 76, 3, 2, 1, 76, 15, 13),  // FastViT-MA36's 76 = 4·16 + 12 channels, stride 2
+        (12, 12, 3, 1, 1, 12, 7, 9),    // fewer channels than one vector
         (32, 32, 7, 2, 3, 32, 14, 15),  // large-kernel stride 2 (FastViT patch embedding)
         (6, 12, 3, 1, 1, 6, 6, 6),      // channel multiplier 2 (FastViT final conv)
         (3, 16, 7, 4, 3, 1, 31, 29),    // stem 7x7 stride 4

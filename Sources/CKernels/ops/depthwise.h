@@ -58,7 +58,10 @@ static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin
         store16(out + c + 2 * VL, a2);
         store16(out + c + 3 * VL, a3);
     }
-    for (; c + VL <= cout; c += VL) {
+    // Then single vectors; a channel tail (76 = 4·16 + 12 in FastViT-MA36) as one more vector
+    // over the last 16 channels, overlapping the one before (it recomputes the same values).
+    while (c < cout && cout >= VL) {
+        if (c + VL > cout) c = cout - VL;
         v16 a0 = bias ? load16(bias + c) : splat16(0.0f);
         for (size_t ky = ky0; ky < ky1; ky++) {
             const float *xr = x + ((size_t)(iy0 + (long)ky) * iw) * cin + c;
@@ -67,6 +70,7 @@ static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin
                 a0 += load16(xr + (size_t)(ix0 + (long)kx) * cin) * load16(wr + kx * cout);
         }
         store16(out + c, a0);
+        c += VL;
     }
     if (c < cout)
         dw_pixel_generic(x, ih, iw, cin, 1, w, kh, kw, bias, iy0, ix0, c, cout, cout, out + c);
@@ -78,7 +82,9 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
                               float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
                               vb_activation act, const float *residual) {
     const size_t cout = cin * mult;
-    const size_t cfull = mult == 1 ? cout / VL * VL : 0;
+    // Channels the 4-pixel tiles cover: all of them when there is at least one whole vector (a
+    // tail is one more vector over the last 16 channels, overlapping the one before).
+    const size_t cfull = mult == 1 && cout >= VL ? cout : 0;
     // Output columns whose whole kernel window lies inside the input.
     size_t ox_lo = (pad_w + stride_w - 1) / stride_w;
     size_t ox_hi = (iw + pad_w >= kw) ? (iw + pad_w - kw) / stride_w + 1 : 0;
@@ -104,7 +110,8 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
             DW_PIXEL(ox);
         for (; ox + XT <= ox_hi; ox += XT) {
             const size_t ixb = ox * stride_w - pad_w;
-            for (size_t c = 0; c < cfull; c += VL) {
+            for (size_t c0 = 0; c0 < cfull; c0 += VL) {
+                const size_t c = c0 + VL <= cout ? c0 : cout - VL;
                 v16 b = bias ? load16(bias + c) : splat16(0.0f);
                 v16 a0 = b, a1 = b, a2 = b, a3 = b;
                 for (size_t ky = ky0; ky < ky1; ky++) {
