@@ -2,7 +2,9 @@
 // 6 rows × 16 columns (12 ymm accumulators, two B halves, one broadcast).
 #if defined(__x86_64__) && defined(__clang__)
 #include "kernel_table.h"
-#include "vector.h"
+// System headers outside the target region: only the kernels take the variant's target.
+#include <math.h>
+#include <string.h>
 #define VB_VARIANT_AVX2 1
 #define VB_VARIANT_ISA VB_ISA_AVX2
 #define VB_VARIANT_TABLE vb_kernels_avx2

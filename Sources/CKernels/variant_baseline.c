@@ -2,7 +2,9 @@
 // registers: a 4 × 16 GEMM tile), NEON on ARM64 (32 q registers: 6 × 16, as AVX2's ymm count
 // halved by width), plain portable C on anything else. Always built, always supported.
 #include "kernel_table.h"
-#include "vector.h"
+// System headers outside the target region: only the kernels take the variant's target.
+#include <math.h>
+#include <string.h>
 #if defined(__x86_64__)
 #define VB_VARIANT_ISA VB_ISA_BASELINE
 #define VB_GEMM_MR 4

@@ -1,7 +1,7 @@
 // The one vector vocabulary of the kernels: a 16-float vector type, loads and stores, and scalar
 // math (exp, erf, tanh, activations) written so that loops calling it vectorise without libm.
-// Included by each ISA variant (variant_*.c); its inline functions are inlined into the variant's
-// kernels and so compiled for that variant's instruction set.
+// Included by each ISA variant (through variant.h) inside the variant's target region, so that
+// its inline functions are compiled for that instruction set.
 #ifndef VB_VECTOR_H
 #define VB_VECTOR_H
 #include <math.h>

@@ -22,9 +22,12 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     public var pin: String
     /// A block's width (channels of its input); nil for whole models.
     public var dim: Int?
+    /// The variant of the engine's kernels to run (`--isa`, a suite's `isas:`); the best this
+    /// CPU supports unless asked. One the CPU cannot run makes the configuration an error row.
+    public var isa: KernelISA
 
     public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
-                backend: String = Backend.default.name, pin: String = "none", dim: Int? = nil) {
+                backend: String = Backend.default.name, pin: String = "none", dim: Int? = nil, isa: KernelISA = .best) {
         self.model = model
         self.form = form
         self.resolution = resolution
@@ -33,6 +36,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
         self.backend = backend
         self.pin = pin
         self.dim = dim
+        self.isa = isa
     }
 
     /// The zoo name's family part and mixer (`metaformer_s12:attention` → mixer "attention").
@@ -44,7 +48,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     /// A stable key for pairing rows across runs (resume, compare): the values of
     /// `ResultColumns.key`, in order.
     public var key: String {
-        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)|\(dim.map(String.init) ?? "")"
+        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)|\(dim.map(String.init) ?? "")|\(isa.rawValue)"
     }
 }
 
@@ -79,6 +83,7 @@ public struct BenchResult: Sendable {
             ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
             ("dim", c.dim.map(String.init) ?? ""),
             ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
+            ("kernel_isa", c.isa.rawValue),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),
@@ -120,14 +125,16 @@ public enum BenchmarkRunner {
             guard c.batch >= 1, c.threads >= 1, c.resolution >= 1 else {
                 throw ModelInputError("batch, threads and resolution must be positive (got \(c.batch), \(c.threads), \(c.resolution))")
             }
-            let pool = pool ?? ThreadPool(threads: c.threads)
-            let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: pool)
-            let plan = lowered.plan
-            var rng = SplitMix64(seed: 0x5EED)
-            try plan.setInput(Tensor(randomNormal: plan.inputShapes[0], rng: &rng))
-            let m = Measurement.run(proto) { plan.run() }
-            return BenchResult(configuration: c, measurement: m, macs: plan.totalMACs / c.batch, parameters: lowered.parameters,
-                               error: nil, notes: lowered.notes)
+            return try c.isa.whileSelected {
+                let pool = pool ?? ThreadPool(threads: c.threads)
+                let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: pool)
+                let plan = lowered.plan
+                var rng = SplitMix64(seed: 0x5EED)
+                try plan.setInput(Tensor(randomNormal: plan.inputShapes[0], rng: &rng))
+                let m = Measurement.run(proto) { plan.run() }
+                return BenchResult(configuration: c, measurement: m, macs: plan.totalMACs / c.batch, parameters: lowered.parameters,
+                                   error: nil, notes: lowered.notes)
+            }
         } catch {
             return BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")
         }

@@ -16,7 +16,8 @@ public struct MachineInfo: Sendable {
     /// Vector extensions the CPU reports that matter to these kernels (AVX2, AVX-512F,
     /// AVX512-BF16, ... on x86; NEON, SVE, SVE2, I8MM, ... on ARM).
     public var isaFeatures: [String]
-    /// Which variant of the C kernels runs: the best the CPU supports, or the one `--isa` chose.
+    /// Which variant of the C kernels runs by default: the best the CPU supports, or the one
+    /// `--isa` chose. (Rows record the variant each configuration ran.)
     public var kernelISA: KernelISA
     public var packages: Int
     public var numaNodes: String
@@ -111,7 +112,7 @@ public struct MachineInfo: Sendable {
 
     /// The machine columns of a result row (see `ResultColumns`).
     public var rowColumns: [(String, String)] {
-        [("machine_id", machineID), ("arch", arch), ("cpu", cpu), ("kernel_isa", kernelISA.rawValue), ("commit", commit)]
+        [("machine_id", machineID), ("arch", arch), ("cpu", cpu), ("commit", commit)]
     }
 
     // MARK: Pieces

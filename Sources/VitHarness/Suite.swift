@@ -21,6 +21,7 @@ import Yams
 ///     forms: [train, inference]
 ///     resolutions: [224, 512]
 ///     batch: [1, 8]
+///     isas: [avx512, avx2, baseline]   # kernel variants (default: this CPU's best, or --isa)
 ///   - blocks: [fastvit.repmixer, metaformer.pooling]   # blocks alone (`vitbench list --blocks`)
 ///     dims: [64, 128]                                  # their width; default: the block's own
 ///     resolutions: [56]                                # their input grid; default: the block's own
@@ -39,6 +40,8 @@ public struct Suite {
         public var threads: [String]
         public var backends: [String]
         public var pins: [String]
+        /// Kernel ISA variants; nil: the machine's default (or `--isa`).
+        public var isas: [KernelISA]?
     }
 
     public var name: String
@@ -54,7 +57,8 @@ public struct Suite {
 
     /// Every configuration, in run order (repetitions included; shuffled when `interleave`).
     /// `threadCounts` turns a thread spec ("1", "all", "1..4") into counts for this machine.
-    public func configurations(threadCounts: (String) throws -> [Int]) throws -> [BenchConfiguration] {
+    /// `defaultISA` is the kernel variant of runs that name none (`isas:`).
+    public func configurations(threadCounts: (String) throws -> [Int], defaultISA: KernelISA = .best) throws -> [BenchConfiguration] {
         var once: [BenchConfiguration] = []
         var seen = Set<String>()
         for run in runs {
@@ -70,9 +74,11 @@ public struct Suite {
                                     for t in try threadCounts(spec) {
                                         for backend in run.backends {
                                             for pin in run.pins {
-                                                let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
-                                                                           threads: t, backend: backend, pin: pin, dim: dim)
-                                                if seen.insert(c.key).inserted { once.append(c) }
+                                                for isa in run.isas ?? [defaultISA] {
+                                                    let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
+                                                                               threads: t, backend: backend, pin: pin, dim: dim, isa: isa)
+                                                    if seen.insert(c.key).inserted { once.append(c) }
+                                                }
                                             }
                                         }
                                     }
@@ -143,7 +149,7 @@ extension Suite {
             }
         }
         let runFields = ["model", "models", "block", "blocks", "mixers", "dims", "forms", "resolutions", "batch", "threads",
-                         "backends", "pin"]
+                         "backends", "pin", "isas"]
         let defaults = try top["defaults"].map { try r.mapping($0, "defaults", allowed: Array(runFields.dropFirst(4))) } ?? [:]
         guard let runsNode = top["runs"] else {
             throw SuiteError(file: file, line: root.mark?.line, field: "runs", message: "a suite needs a list of runs")
@@ -206,8 +212,11 @@ extension Suite {
             let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
             let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.all.map(\.name)) } ?? [Backend.default.name]
             let pins = try field("pin").map { try r.strings($0, "\(f).pin") } ?? ["none"]
+            // Names are checked here; whether this CPU runs them, per configuration (an error row).
+            let isas = try field("isas").map { try r.strings($0, "\(f).isas", oneOf: KernelISA.allCases.map(\.rawValue)) }
             runs.append(Run(models: models + blocks, dims: dims, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,
-                            batches: batches, threads: threads, backends: backends, pins: pins))
+                            batches: batches, threads: threads, backends: backends, pins: pins,
+                            isas: isas?.compactMap(KernelISA.init(rawValue:))))
         }
         let name = try top["name"].map { try r.string($0, "name") } ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         return Suite(

@@ -17,6 +17,7 @@ import Foundation
 /// | `threads` | count | Worker threads of the engine. |
 /// | `pinning` | text | Thread pinning policy: `none`, `compact`, `scatter`, `cores=…`, `kind=…`. |
 /// | `backend` | text | Engine backend that ran the plan. |
+/// | `kernel_isa` | text | Variant of the engine's kernels that ran: `avx512`, `avx2`, `baseline` (x86-64), `neon` (ARM64), `portable` (`--isa`, a suite's `isas:`). |
 /// | `median_ms` | ms | Median time of the measured runs: the headline number. |
 /// | `min_ms` | ms | Fastest measured run. |
 /// | `mean_ms` | ms | Mean of the measured runs. |
@@ -37,18 +38,17 @@ import Foundation
 /// | `machine_id` | text | Identifier of the machine (the `Results/<machine-id>/` folder). |
 /// | `arch` | text | CPU architecture, e.g. `x86_64`, `arm64`. |
 /// | `cpu` | text | CPU model name. |
-/// | `kernel_isa` | text | Variant of the engine's kernels that ran: `avx512`, `avx2`, `baseline` (x86-64), `neon` (ARM64), `portable` (`--isa`). |
 /// | `commit` | text | Git commit of vitbench that measured the row. |
 /// | `timestamp` | ISO 8601 | When the configuration was measured. |
 /// | `samples_ms` | ms list | Every measured run in run order, joined by `;` — what `vitbench compare` tests for significance. |
 ///
 /// A configuration is identified by `model, form, resolution, batch, threads, backend` and, when
-/// present, `pinning` and `dim` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
+/// present, `pinning`, `dim` and `kernel_isa` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
 /// rows per configuration; reports take the median of their medians, `compare` pools their samples.
 public enum ResultColumns {
     /// Columns that identify a configuration, in display order. `compare` pairs rows on those
     /// present in both files; pivots group on those present in the table.
-    public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning", "dim"]
+    public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning", "dim", "kernel_isa"]
 
     /// Columns that are text even when a value looks like a number (a commit `1234567`, a model
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.

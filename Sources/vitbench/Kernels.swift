@@ -56,6 +56,7 @@ struct KernelISAOption: ParsableArguments {
             transform: { try KernelISA(parsing: $0) })
     var isa: KernelISA?
 
-    /// Selects the variant for the rest of the process; call before anything is measured.
+    /// Selects the variant for the rest of the process (`profile`, `infer`: one plan each; `bench`
+    /// and `run` carry it in each configuration instead).
     func apply() throws { try isa?.select() }
 }

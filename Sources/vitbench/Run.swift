@@ -19,7 +19,7 @@ struct Run: ParsableCommand {
     @Option(help: "Folder for the results (default: Results/<machine-id>).")
     var out: String?
 
-    @Option(help: "Only configurations whose key (model|form|resolution|batch|threads|backend|pinning) contains this text; repeat to narrow.")
+    @Option(help: "Only configurations whose key (model|form|resolution|batch|threads|backend|pinning|dim|kernel_isa) contains this text; repeat to narrow.")
     var filter: [String] = []
 
     @Flag(help: "Skip configurations already in the CSV (after an interruption).")
@@ -34,10 +34,9 @@ struct Run: ParsableCommand {
     @OptionGroup var kernelISA: KernelISAOption
 
     func run() throws {
-        try kernelISA.apply()
         let suite = try Suite.load(self.suite)
         let environment = try RunEnvironment.current()
-        let all = try suite.configurations(threadCounts: environment.threadCounts(_:))
+        let all = try suite.configurations(threadCounts: environment.threadCounts(_:), defaultISA: kernelISA.isa ?? .best)
         let configs = all.filter { c in filter.allSatisfy { c.key.contains($0) } }
         guard !configs.isEmpty else {
             throw ValidationError("no configuration of \(self.suite) matches the filter \(filter)")

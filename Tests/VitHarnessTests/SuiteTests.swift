@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VitEngine
 import VitHarness
 import VitModels
 
@@ -87,15 +88,46 @@ final class SuiteTests: XCTestCase {
           - model: fastvit_t8
         """
         let configs = try Suite.parse(yaml, file: "t.yaml").configurations(threadCounts: { _ in [1] })
+        let isa = KernelISA.best
         XCTAssertEqual(configs.map(\.key), [
-            "fastvit.repmixer|inference|64|1|1|packed|none|48", "metaformer.pooling|inference|56|1|1|packed|none|64",
-            "fastvit.repmixer|inference|28|1|1|packed|none|32", "fastvit.repmixer|inference|28|1|1|packed|none|64",
-            "fastvit_t8|inference|256|1|1|packed|none|",
+            "fastvit.repmixer|inference|64|1|1|packed|none|48|\(isa)", "metaformer.pooling|inference|56|1|1|packed|none|64|\(isa)",
+            "fastvit.repmixer|inference|28|1|1|packed|none|32|\(isa)", "fastvit.repmixer|inference|28|1|1|packed|none|64|\(isa)",
+            "fastvit_t8|inference|256|1|1|packed|none||\(isa)",
         ])
         assertSuiteError("runs:\n  - blocks: [fastvit.mixer]\n", line: 2, contains: ["runs[0].blocks", "'fastvit.mixer'", "fastvit.repmixer"])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    dims: [64]\n", line: 3, contains: ["runs[0].dims", "no blocks"])
         assertSuiteError("runs:\n  - block: fastvit.repmixer\n    dims: [0]\n", line: 3, contains: ["runs[0].dims", "≥ 1"])
         assertSuiteError("runs:\n  - forms: [train]\n", line: 2, contains: ["runs[0].model", "blocks"])
+    }
+
+    /// `isas:` multiplies configurations by kernel variant; names are checked when the suite is
+    /// read, whether the CPU runs them when each configuration is measured (an error row).
+    func testKernelISAsAreAConfigurationDimension() throws {
+        let yaml = """
+        defaults: {isas: [baseline]}
+        runs:
+          - model: fastvit_t8
+            isas: [avx512, avx2, baseline, neon]
+          - model: levit_128s
+        """
+        let suite = try Suite.parse(yaml, file: "t.yaml")
+        let configs = try suite.configurations(threadCounts: { _ in [1] })
+        XCTAssertEqual(configs.map(\.isa), [.avx512, .avx2, .baseline, .neon, .baseline])
+        XCTAssertEqual(Set(configs.map(\.key)).count, configs.count)
+        let plain = try Suite.parse("runs:\n  - model: levit_128s\n", file: "t.yaml")
+        XCTAssertEqual(try plain.configurations(threadCounts: { _ in [1] }, defaultISA: .baseline).map(\.isa), [.baseline])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    isas: [sse9]\n", line: 3, contains: ["runs[0].isas", "'sse9'", "avx512, avx2, baseline, neon, portable"])
+        // A variant this CPU cannot run is an error row naming what it can run; a supported one runs it.
+        let unsupported = KernelISA.allCases.first { !$0.isSupported }!
+        let block = BenchConfiguration(model: "fastvit.repmixer", resolution: 7, dim: 16, isa: unsupported)
+        let failed = BenchmarkRunner.measure(block, protocol: .quick)
+        XCTAssertNil(failed.measurement)
+        XCTAssertTrue(failed.error?.contains("cannot run on this machine") == true, "\(String(describing: failed.error))")
+        XCTAssertEqual(failed.fields(noiseThreshold: 0.05).first { $0.0 == "kernel_isa" }?.1, unsupported.rawValue)
+        var ran = block
+        ran.isa = KernelISA.supported.last!
+        XCTAssertNotNil(BenchmarkRunner.measure(ran, protocol: .quick).measurement)
+        XCTAssertEqual(KernelISA.selected, KernelISA.best, "the default variant is selected again afterwards")
     }
 
     func testMissingFileIsAClearError() {

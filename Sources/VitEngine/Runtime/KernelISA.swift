@@ -7,7 +7,7 @@ import CKernels
 ///
 /// The choice is process-wide (the C dispatcher's table), and covers the engine's kernels only:
 /// OpenBLAS picks its own kernels for the CPU (`OPENBLAS_CORETYPE` forces those).
-public enum KernelISA: String, CaseIterable, Sendable, CustomStringConvertible {
+public enum KernelISA: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
     case avx512, avx2, baseline, neon, portable
 
     var c: vb_isa {
