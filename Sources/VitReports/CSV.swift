@@ -371,6 +371,15 @@ public struct ResultTable: Equatable, Sendable {
         return i
     }
 
+    /// The rows for which `keep(row index)` holds, with their lines and the same header and source.
+    public func filtered(_ keep: (Int) -> Bool) -> ResultTable {
+        var t = self
+        let kept = rows.indices.filter(keep)
+        t.rows = kept.map { rows[$0] }
+        t.lines = kept.map { lines.indices.contains($0) ? lines[$0] : 0 }
+        return t
+    }
+
     /// The value of `name` in row `row`; empty when the table has no such column.
     public func value(_ row: Int, _ name: String) -> String {
         index[name].map { rows[row][$0] } ?? ""

@@ -23,9 +23,45 @@ public struct CompareOptions: Sendable, Equatable {
     /// Significance level of the Mann–Whitney U test.
     public var alpha: Double
 
-    public init(threshold: Double = 0.05, alpha: Double = 0.05) {
+    /// Configuration columns compared across instead of paired on (`--across backend=openblas:packed`).
+    public var across: [Across]
+
+    /// One column that differs between the two sides: rows pair on every other key column, the
+    /// base side keeps rows whose value is `base`, the new side rows whose value is `new` (when
+    /// named; otherwise each side must have one value only).
+    public struct Across: Sendable, Equatable {
+        public let column: String
+        public let base: String?
+        public let new: String?
+
+        public init(column: String, base: String? = nil, new: String? = nil) {
+            self.column = column
+            self.base = base
+            self.new = new
+        }
+
+        /// `COLUMN` or `COLUMN=BASE:NEW`, e.g. `backend=openblas:packed`, `kernel_isa=avx2:avx512`.
+        public init(parsing text: String) throws {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard let column = parts.first, !column.isEmpty, ResultColumns.key.contains(column) else {
+                throw CompareError("--across \(text): the column must be one of the configuration's: \(ResultColumns.key.joined(separator: ", "))")
+            }
+            if parts.count == 1 {
+                self.init(column: column)
+                return
+            }
+            let values = parts[1].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard values.count == 2, !values[0].isEmpty, !values[1].isEmpty else {
+                throw CompareError("--across \(text): name both values as \(column)=BASE:NEW, e.g. backend=openblas:packed")
+            }
+            self.init(column: column, base: values[0], new: values[1])
+        }
+    }
+
+    public init(threshold: Double = 0.05, alpha: Double = 0.05, across: [Across] = []) {
         self.threshold = threshold
         self.alpha = alpha
+        self.across = across
     }
 
     /// "5%" or "0.05". A bare number of 1 or more is refused as ambiguous ("5" is not 500%).
@@ -127,16 +163,43 @@ public struct Comparison {
     /// lacks `model` or `median_ms` or no configuration was measured in both, and a ``CSVError``
     /// for a value that is not a number (with its file, line and column).
     public init(base: ResultTable, new: ResultTable, options: CompareOptions = CompareOptions()) throws {
-        self.base = base
-        self.new = new
         self.options = options
         for t in [base, new] {
             for c in ["model", "median_ms"] where !t.has(c) {
                 throw CompareError("\(t.source): no '\(c)' column, so its rows cannot be compared (columns: \(t.header.joined(separator: ", ")))")
             }
         }
-        keyColumns = ResultColumns.key.filter { base.has($0) && new.has($0) }
         var notes: [String] = []
+        var base = base, new = new
+        for a in options.across {
+            for t in [base, new] where !t.has(a.column) {
+                throw CompareError("\(t.source): no '\(a.column)' column to compare across")
+            }
+            func side(_ t: ResultTable, _ value: String?, _ flag: String) throws -> ResultTable {
+                let values = Array(Set(t.rows.indices.map { t.value($0, a.column) })).sorted()
+                guard let value else {
+                    guard values.count <= 1 else {
+                        throw CompareError("\(t.source) has several values of '\(a.column)' (\(values.joined(separator: ", "))): "
+                            + "name the two to compare, --across \(a.column)=BASE:NEW")
+                    }
+                    return t
+                }
+                let kept = t.filtered { t.value($0, a.column) == value }
+                guard !kept.rows.isEmpty else {
+                    throw CompareError("\(t.source): no row has \(a.column) = \(value) (the \(flag) side of --across); it has: \(values.joined(separator: ", "))")
+                }
+                return kept
+            }
+            base = try side(base, a.base, "base")
+            new = try side(new, a.new, "new")
+            let from = a.base ?? base.rows.first.map { _ in base.value(0, a.column) } ?? "?"
+            let to = a.new ?? new.rows.first.map { _ in new.value(0, a.column) } ?? "?"
+            notes.append("Across `\(a.column)`: \(from) (base) against \(to) (new); not used for pairing.")
+        }
+        self.base = base
+        self.new = new
+        let acrossColumns = Set(options.across.map(\.column))
+        keyColumns = ResultColumns.key.filter { base.has($0) && new.has($0) && !acrossColumns.contains($0) }
         for c in ResultColumns.key where base.has(c) != new.has(c) {
             notes.append("`\(c)` is only in \(base.has(c) ? base.source : new.source): not used for pairing.")
         }
@@ -310,10 +373,11 @@ public struct Comparison {
     /// What `vitbench compare` does: reads both files, compares them and renders Markdown. Any
     /// problem with the files or options gives status 2 and an error message instead.
     public static func run(base basePath: String, new newPath: String, threshold: String = "5%",
-                           alpha: String = "0.05") -> (output: String, error: String?, status: CompareStatus) {
+                           alpha: String = "0.05", across: [String] = []) -> (output: String, error: String?, status: CompareStatus) {
         do {
             let options = CompareOptions(threshold: try CompareOptions.parseThreshold(threshold),
-                                         alpha: try CompareOptions.parseAlpha(alpha))
+                                         alpha: try CompareOptions.parseAlpha(alpha),
+                                         across: try across.map(CompareOptions.Across.init(parsing:)))
             let c = try Comparison(base: try ResultTable.read(contentsOf: basePath), new: try ResultTable.read(contentsOf: newPath),
                                    options: options)
             return (c.markdown(), nil, c.status)

@@ -21,6 +21,9 @@ public enum ReportSection: String, CaseIterable, Sendable {
     case mixers
     /// Median latency per thread count and the scaling efficiency.
     case threads
+    /// Median latency of every model on every backend (engine backend and kernel ISA), and its
+    /// ratio to a baseline backend.
+    case backends
     /// Parameters, GMACs, published top-1, measured latency and the Pareto front.
     case accuracy
     /// Every successful row as measured.
@@ -43,14 +46,18 @@ public struct MarkdownReport {
     public var sections: Set<ReportSection>?
     /// The mixer the mixer pivot's ratios are relative to.
     public var baselineMixer: String
+    /// The backend the backends pivot's ratios are relative to: a `backend`, a `kernel_isa` or
+    /// `backend·kernel_isa` as the pivot labels them; nil: `packed` if measured, else the first.
+    public var baselineBackend: String?
     /// Published accuracy of a model by zoo name; nil when it has none.
     public var published: (String) -> PublishedTop1?
 
     public init(title: String? = nil, sections: Set<ReportSection>? = nil, baselineMixer: String = "pooling",
-                published: @escaping (String) -> PublishedTop1? = { _ in nil }) {
+                baselineBackend: String? = nil, published: @escaping (String) -> PublishedTop1? = { _ in nil }) {
         self.title = title
         self.sections = sections
         self.baselineMixer = baselineMixer
+        self.baselineBackend = baselineBackend
         self.published = published
     }
 
@@ -72,6 +79,7 @@ public struct MarkdownReport {
             switch section {
             case .mixers: body = try mixers(data)
             case .threads: body = try threads(data)
+            case .backends: body = try backends(data)
             case .accuracy: body = try accuracy(data)
             case .raw: body = raw(table, data)
             }
@@ -87,6 +95,7 @@ public struct MarkdownReport {
     /// The columns each section cannot do without.
     static let needs: [ReportSection: [String]] = [
         .mixers: ["mixer", "resolution", "median_ms"], .threads: ["threads", "median_ms"], .accuracy: ["model", "median_ms"],
+        .backends: ["backend", "median_ms"],
     ]
 
     enum Section {
@@ -125,7 +134,7 @@ public struct MarkdownReport {
     func mixers(_ data: Measurements) throws -> Section {
         try data.require(Self.needs[.mixers]!, for: "the token-mixer pivot")
         let configs = data.measured.filter { !$0["mixer"].isEmpty }
-        let context = ["family"] + data.present(["form", "batch", "threads", "backend", "pinning"])
+        let context = ["family"] + data.present(["form", "batch", "threads", "backend", "kernel_isa", "pinning"])
         let groups = Measurements.group(configs, by: context).filter { Set($0.members.map { $0["mixer"] }).count >= 2 }
         guard !groups.isEmpty else {
             let found = Measurements.distinct(configs.map { $0["mixer"] })
@@ -172,7 +181,7 @@ public struct MarkdownReport {
     /// thread count measured: (t_min / t_n) / (n / n_min), 100% being perfect scaling.
     func threads(_ data: Measurements) throws -> Section {
         try data.require(Self.needs[.threads]!, for: "the thread-scaling pivot")
-        let context = data.present(["model", "form", "resolution", "batch", "backend", "pinning"])
+        let context = data.present(["model", "form", "resolution", "batch", "backend", "kernel_isa", "pinning"])
         let groups = Measurements.group(data.measured, by: context).filter { Set($0.members.map { $0["threads"] }).count >= 2 }
         guard !groups.isEmpty else {
             return .unavailable("No thread-scaling pivot: no configuration was measured at two or more thread counts.")
@@ -205,10 +214,52 @@ public struct MarkdownReport {
         return .text(out)
     }
 
+    /// Median latency per backend — the engine backend, and the kernel ISA where more than one
+    /// was measured — with the ratio to the baseline backend: "what did moving from OpenBLAS to
+    /// the packed kernels, or from AVX2 to AVX-512, do to each model" in one table.
+    func backends(_ data: Measurements) throws -> Section {
+        try data.require(Self.needs[.backends]!, for: "the backends pivot")
+        let axes = data.present(["backend", "kernel_isa"]).filter { c in Set(data.measured.map { $0[c] }).count > 1 }
+        guard !axes.isEmpty else {
+            return .unavailable("No backends pivot: every configuration ran on one backend and kernel ISA.")
+        }
+        func label(_ m: Measured) -> String { axes.map { m[$0] }.joined(separator: "·") }
+        let context = data.present(["model", "form", "resolution", "dim", "batch", "threads", "pinning", "backend", "kernel_isa"])
+            .filter { !axes.contains($0) }
+        let groups = Measurements.group(data.measured, by: context)
+        let variants = Measurements.distinct(data.measured.map(label))
+        let baseline = baselineBackend ?? (variants.contains("packed") ? "packed" : variants[0])
+        guard variants.contains(baseline) else {
+            throw CSVError(file: data.table.source, "the backends pivot's baseline '\(baseline)' was not measured; measured: \(variants.joined(separator: ", "))")
+        }
+        let (varying, constant) = Measurements.split(context.filter { $0 != "model" }, groups)
+        let columns = (context.contains("model") ? ["model"] : []) + varying
+        var out = "## Backends\n\n"
+        out += "Median latency in ms per \(axes.joined(separator: " · ")); in brackets the ratio to \(baseline) (below 1: faster).\n"
+        if !constant.isEmpty { out += "All: \(constant).\n" }
+        let header = (columns + variants).joined(separator: " | ")
+        let rule = String(repeating: "---|", count: columns.count) + String(repeating: "---:|", count: variants.count)
+        out += "\n| " + header + " |\n|" + rule + "\n"
+        for g in groups {
+            let byVariant = Dictionary(g.members.map { (label($0), $0) }, uniquingKeysWith: { a, _ in a })
+            let base = byVariant[baseline]
+            let cells = variants.map { v -> String in
+                guard let m = byVariant[v] else { return "—" }
+                var s = Markdown.ms(m.median)
+                if v != baseline, let base { s += " (\(Markdown.ratio(m.median / base.median)))" }
+                let noisy = m.noisy || (v != baseline && base?.noisy == true)
+                return Markdown.mark(s, noisy)
+            }
+            let keys: [String] = columns.map { Markdown.escape(g.members[0][$0]) }
+            out += "| " + (keys + cells).joined(separator: " | ") + " |\n"
+        }
+        return .text(out)
+    }
+
     /// Accuracy against latency with the Pareto front, per form, batch, threads, backend and pinning.
     func accuracy(_ data: Measurements) throws -> Section {
         try data.require(Self.needs[.accuracy]!, for: "the accuracy–latency table")
-        let context = data.present(["form", "batch", "threads", "backend", "pinning"])
+        let context = data.present(["form", "batch", "threads", "backend", "kernel_isa", "pinning"])
         var groups: [(members: [Measured], points: [ParetoPoint?])] = []
         for g in Measurements.group(data.measured, by: context) {
             let members = g.members.sorted { $0.median < $1.median }

@@ -5,7 +5,7 @@ import VitReports
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render a results CSV as Markdown: token-mixer, thread-scaling and accuracy-latency pivots, the raw table, failures.",
+        abstract: "Render a results CSV as Markdown: token-mixer, thread-scaling, backend and accuracy-latency pivots, the raw table, failures.",
         discussion: """
             Works on any results CSV, whatever its columns: each pivot looks up the columns it needs. \
             With --pivot all (the default) the pivots the data cannot fill are left out; naming a pivot \
@@ -13,7 +13,7 @@ struct Report: ParsableCommand {
             """)
 
     enum Pivot: String, ExpressibleByArgument, CaseIterable {
-        case mixers, threads, accuracy, raw, all
+        case mixers, threads, backends, accuracy, raw, all
     }
 
     @Argument(help: "A results CSV.")
@@ -24,6 +24,9 @@ struct Report: ParsableCommand {
 
     @Option(help: "The token mixer the mixer pivot's ratios are relative to.")
     var baseline = "pooling"
+
+    @Option(help: "The backend the backends pivot's ratios are relative to (a backend, a kernel ISA, or backend·isa as labelled); default packed.")
+    var baselineBackend: String?
 
     @Option(help: "Write to this file instead of standard output.")
     var out: String?
@@ -38,7 +41,7 @@ struct Report: ParsableCommand {
             text = table.json()
         } else {
             let sections = pivot.contains(.all) ? nil : Set(pivot.map { ReportSection(rawValue: $0.rawValue)! })
-            text = try MarkdownReport(sections: sections, baselineMixer: baseline, published: Report.published).render(table)
+            text = try MarkdownReport(sections: sections, baselineMixer: baseline, baselineBackend: baselineBackend, published: Report.published).render(table)
         }
         if let out { try text.write(toFile: out, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
     }

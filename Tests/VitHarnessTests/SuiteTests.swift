@@ -15,7 +15,7 @@ final class SuiteTests: XCTestCase {
     func testShippedSuitesParseAndExpand() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.suites.path).filter { $0.hasSuffix(".yaml") }
         XCTAssertEqual(Set(files), ["default.yaml", "mixers.yaml", "fastvit.yaml", "accuracy-latency.yaml", "resolution-scaling.yaml", "ci.yaml",
-                                  "blocks.yaml"])
+                                  "blocks.yaml", "backends.yaml"])
         for f in files {
             let suite = try Suite.load(Self.suites.appendingPathComponent(f).path)
             XCTAssertFalse(try suite.configurations(threadCounts: counts).isEmpty, f)

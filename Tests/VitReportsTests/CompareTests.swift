@@ -29,6 +29,36 @@ final class CompareTests: XCTestCase {
         return path
     }
 
+    /// `--across backend=openblas:packed` pairs one file's openblas rows with its packed rows.
+    func testComparingAcrossABackend() throws {
+        var table = try ResultTable(header: ["model", "form", "resolution", "batch", "threads", "backend", "median_ms", "samples_ms"], source: "r.csv")
+        for (model, backend, median) in [("a", "openblas", 10.0), ("a", "packed", 8.0), ("b", "openblas", 5.0), ("b", "packed", 6.0)] {
+            let runs = (0..<12).map { String(format: "%.4f", median * (1 + Double($0 - 6) * 0.002)) }.joined(separator: ";")
+            try table.append([model, "inference", "224", "1", "1", backend, "\(median)", runs])
+        }
+        let c = try Comparison(base: table, new: table, options: CompareOptions(across: [try .init(parsing: "backend=openblas:packed")]))
+        XCTAssertEqual(c.keyColumns, ["model", "form", "resolution", "batch", "threads"])
+        XCTAssertEqual(c.pairs.map(\.key[0]), ["b", "a"])
+        XCTAssertEqual(c.pairs.map(\.ratio), [1.2, 0.8])
+        XCTAssertEqual(c.status, .regression)
+        XCTAssertTrue(c.markdown().contains("Across `backend`: openblas (base) against packed (new)"), c.markdown())
+        // Without values, each side must hold one backend.
+        XCTAssertThrowsError(try Comparison(base: table, new: table, options: CompareOptions(across: [try .init(parsing: "backend")]))) { error in
+            XCTAssertTrue("\(error)".contains("several values of 'backend' (openblas, packed)"), "\(error)")
+        }
+        XCTAssertThrowsError(try Comparison(base: table, new: table, options: CompareOptions(across: [try .init(parsing: "backend=blis:packed")]))) { error in
+            XCTAssertTrue("\(error)".contains("no row has backend = blis (the base side of --across); it has: openblas, packed"), "\(error)")
+        }
+        for bad in ["colour=a:b", "backend=a", "backend=:b", "=x"] {
+            XCTAssertThrowsError(try CompareOptions.Across(parsing: bad), bad)
+        }
+        let path = scratch.appendingPathComponent("r.csv").path
+        try table.write(toFile: path)
+        let r = Comparison.run(base: path, new: path, across: ["backend=packed:openblas"])
+        XCTAssertNil(r.error)
+        XCTAssertEqual(r.status, .regression)
+    }
+
     func testThresholdAndAlphaParsing() throws {
         XCTAssertEqual(try CompareOptions.parseThreshold("5%"), 0.05, accuracy: 1e-15)
         XCTAssertEqual(try CompareOptions.parseThreshold("0.05"), 0.05)

@@ -130,6 +130,40 @@ final class MarkdownTests: XCTestCase {
         XCTAssertFalse(md.contains("poolformer_s12"), "one thread count: not in the pivot")
     }
 
+    /// One table of every model on every backend and kernel ISA, with ratios to the baseline.
+    func testBackendsPivot() throws {
+        let csv = """
+            model,form,resolution,batch,threads,backend,kernel_isa,median_ms,noisy,error
+            fastvit_t8,inference,256,1,1,packed,avx512,8,no,
+            fastvit_t8,inference,256,1,1,packed,avx2,14,no,
+            fastvit_t8,inference,256,1,1,openblas,avx512,10,yes,
+            levit_128s,inference,224,1,1,packed,avx512,4,no,
+            levit_128s,inference,224,1,1,openblas,avx512,5,no,
+            levit_128s,inference,224,1,1,packed,neon,,,kernel ISA 'neon' cannot run on this machine
+
+            """
+        let table = try ResultTable(csv: csv, source: "b.csv")
+        let md = try MarkdownReport(sections: [.backends]).render(table)
+        XCTAssertTrue(md.contains("""
+            Median latency in ms per backend · kernel_isa; in brackets the ratio to packed·avx512 (below 1: faster).
+            All: form inference, batch 1, threads 1.
+
+            | model | resolution | packed·avx512 | packed·avx2 | openblas·avx512 |
+            |---|---|---:|---:|---:|
+            | fastvit_t8 | 256 | 8.000 | 14.00 (1.75×) | ~10.00 (1.25×) |
+            | levit_128s | 224 | 4.000 | — | 5.000 (1.25×) |
+
+            """), md)
+        XCTAssertTrue(md.contains("cannot run on this machine"), "the failed row is listed apart")
+        let relative = try MarkdownReport(sections: [.backends], baselineBackend: "openblas·avx512").render(table)
+        XCTAssertTrue(relative.contains("| fastvit_t8 | 256 | ~8.000 (0.80×) | ~14.00 (1.40×) | ~10.00 |"), relative)
+        XCTAssertThrowsError(try MarkdownReport(sections: [.backends], baselineBackend: "blis").render(table)) { error in
+            XCTAssertTrue("\(error)".contains("baseline 'blis' was not measured; measured: packed·avx512, packed·avx2, openblas·avx512"), "\(error)")
+        }
+        let one = try MarkdownReport(sections: [.backends]).render(try ResultTable(csv: "model,backend,median_ms\na,packed,1\n", source: "o.csv"))
+        XCTAssertTrue(one.contains("No backends pivot"), one)
+    }
+
     func testParetoFront() {
         // A: 10 ms 70%, B: 20 ms 75%, C: 25 ms 72% → C is dominated by B (slower and less accurate).
         let points = [ParetoPoint(latency: 10, accuracy: 70), ParetoPoint(latency: 20, accuracy: 75), ParetoPoint(latency: 25, accuracy: 72)]
