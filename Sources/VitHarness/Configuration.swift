@@ -84,6 +84,8 @@ public struct BenchResult: Sendable {
             ("dim", c.dim.map(String.init) ?? ""),
             ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
             ("kernel_isa", c.isa.rawValue),
+            // The BLAS behind the backend's products, with version and kernel configuration.
+            ("blas", (try? Backend.named(c.backend))?.gemm.identity ?? ""),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),
@@ -119,9 +121,7 @@ public enum BenchmarkRunner {
     private static func measureUnlessFailing(_ c: BenchConfiguration, protocol proto: MeasurementProtocol,
                                              pool: ThreadPool?) -> BenchResult {
         do {
-            guard let backend = Backend.named(c.backend) else {
-                throw ModelInputError("unknown backend '\(c.backend)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
-            }
+            let backend = try Backend.named(c.backend)
             guard c.batch >= 1, c.threads >= 1, c.resolution >= 1 else {
                 throw ModelInputError("batch, threads and resolution must be positive (got \(c.batch), \(c.threads), \(c.resolution))")
             }

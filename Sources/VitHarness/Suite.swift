@@ -210,7 +210,7 @@ extension Suite {
             let resolutions = try field("resolutions").map { try r.ints($0, "\(f).resolutions", min: 1) }
             let batches = try field("batch").map { try r.ints($0, "\(f).batch", min: 1) } ?? [1]
             let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
-            let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.all.map(\.name)) } ?? [Backend.default.name]
+            let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.names) } ?? [Backend.default.name]
             let pins = try field("pin").map { try r.strings($0, "\(f).pin") } ?? ["none"]
             // Names are checked here; whether this CPU runs them, per configuration (an error row).
             let isas = try field("isas").map { try r.strings($0, "\(f).isas", oneOf: KernelISA.allCases.map(\.rawValue)) }

@@ -17,6 +17,7 @@ import Foundation
 /// | `threads` | count | Worker threads of the engine. |
 /// | `pinning` | text | Thread pinning policy: `none`, `compact`, `scatter`, `cores=…`, `kind=…`. |
 /// | `backend` | text | Engine backend that ran the plan. |
+/// | `blas` | text | BLAS library behind the backend's products, with version and kernel configuration (`OpenBLAS 0.3.21 Haswell`, `BLIS 0.9.0 zen3`). |
 /// | `kernel_isa` | text | Variant of the engine's kernels that ran: `avx512`, `avx2`, `baseline` (x86-64), `neon` (ARM64), `portable` (`--isa`, a suite's `isas:`). |
 /// | `median_ms` | ms | Median time of the measured runs: the headline number. |
 /// | `min_ms` | ms | Fastest measured run. |
@@ -54,7 +55,7 @@ public enum ResultColumns {
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.
     public static let text: Set<String> = [
         "suite", "model", "mixer", "form", "pinning", "backend", "noisy", "error", "notes",
-        "machine_id", "arch", "cpu", "kernel_isa", "commit", "timestamp", "samples_ms",
+        "machine_id", "arch", "cpu", "kernel_isa", "blas", "commit", "timestamp", "samples_ms",
     ]
 }
 

@@ -10,7 +10,7 @@ struct Kernels: ParsableCommand {
     @Option(name: .shortAndLong, help: "Worker threads (the calling thread included).")
     var threads = 1
 
-    @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
+    @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
     var backend = Backend.default.name
 
     @Option(name: .customLong("isa"), parsing: .upToNextOption,
@@ -42,10 +42,7 @@ struct Kernels: ParsableCommand {
 }
 
 func parseBackend(_ name: String) throws -> Backend {
-    guard let b = Backend.named(name) else {
-        throw ValidationError("unknown backend '\(name)'; known: \(Backend.all.map(\.name).joined(separator: ", "))")
-    }
-    return b
+    do { return try Backend.named(name) } catch { throw ValidationError("\(error)") }
 }
 
 /// `--isa` for the commands that run models: which variant of the engine's kernels runs.

@@ -27,7 +27,7 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "train (multi-branch, as trained) or inference (reparameterised).")
     var form: ModelForm = .inference
 
-    @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
+    @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
     var backend = Backend.default.name
 
     func validate() throws {

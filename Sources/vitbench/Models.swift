@@ -138,7 +138,7 @@ struct Infer: ParsableCommand {
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
 
-    @Option(help: "Backend: \(Backend.all.map(\.name).joined(separator: ", ")).")
+    @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
     var backend = Backend.default.name
 
     @OptionGroup var kernelISA: KernelISAOption

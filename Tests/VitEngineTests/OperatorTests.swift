@@ -147,13 +147,23 @@ final class LinearAlgebraTests: XCTestCase {
         }
     }
 
-    func testGEMMBackendsAgree() {
+    /// Every BLAS library a backend can load (OpenBLAS, BLIS, the netlib reference BLAS) against
+    /// the triple loop. CI installs them all; elsewhere a missing one is skipped with the package
+    /// to install.
+    func testGEMMBackendsAgree() throws {
         var rng = makeRNG()
+        var libraries: [GEMMBackend] = []
+        for library in BLASLibrary.allCases {
+            do { libraries.append(try library.load()) } catch {
+                if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("\(error)") } else { print("skipped: \(error)") }
+            }
+        }
+        XCTAssertTrue(libraries.allSatisfy { !$0.identity.isEmpty })
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             let (m, n, k) = (13, 29, 41)
             let a = randomTensor([m * k], &rng), b = randomTensor([k * n], &rng), c0 = randomTensor([m * n], &rng)
             var results: [[Float]] = []
-            for gemm in [OpenBLASGEMM(), ReferenceGEMM()] as [GEMMBackend] {
+            for gemm in [ReferenceGEMM()] as [GEMMBackend] + libraries {
                 var c = c0.data
                 a.data.withUnsafeBufferPointer { ap in
                     b.data.withUnsafeBufferPointer { bp in
@@ -166,8 +176,38 @@ final class LinearAlgebraTests: XCTestCase {
                 }
                 results.append(c)
             }
-            let err = Tensor(shape: [m * n], data: results[0]).relativeError(to: Tensor(shape: [m * n], data: results[1]))
-            XCTAssertLessThan(err, 1e-5, "transA \(ta) transB \(tb)")
+            for (gemm, got) in zip(libraries, results.dropFirst()) {
+                let err = Tensor(shape: [m * n], data: got).relativeError(to: Tensor(shape: [m * n], data: results[0]))
+                XCTAssertLessThan(err, 1e-5, "\(gemm.identity): transA \(ta) transB \(tb)")
+            }
+        }
+    }
+}
+
+/// The backends whose products go through a BLAS loaded at run time run the same operators.
+final class LoadedBLASBackendTests: XCTestCase {
+    func testBLISAndNetlibBackendsMatchReference() throws {
+        var rng = makeRNG()
+        let conv = Conv2d(weight: randomTensor([24, 40, 3, 3], &rng, scale: 0.2), bias: randomTensor([24], &rng), stride: 2, padding: 1,
+                          activation: .gelu)
+        let linear = Linear(weight: randomTensor([33, 17], &rng, scale: 0.3), bias: randomTensor([33], &rng))
+        let cases: [(Operator, [Tensor])] = [(conv, [randomTensor([2, 9, 11, 40], &rng)]), (linear, [randomTensor([2, 50, 17], &rng)]),
+                                             (MatMul(transposeB: true, alpha: 0.5), [randomTensor([2, 6, 4], &rng), randomTensor([2, 8, 4], &rng)])]
+        for name in ["blis", "netlib"] {
+            let backend: Backend
+            do { backend = try Backend.named(name) } catch {
+                if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("\(error)") } else { print("skipped: \(error)") }
+                continue
+            }
+            XCTAssertEqual(backend.name, name)
+            for (op, inputs) in cases {
+                let expected = try runOperator(op, inputs, backend: .reference, threads: 1)
+                let got = try runOperator(op, inputs, backend: backend, threads: 2)
+                XCTAssertLessThanOrEqual(got.relativeError(to: expected), 2e-5, "\(op.kind) on \(name)")
+            }
+        }
+        XCTAssertThrowsError(try Backend.named("mkl")) { error in
+            XCTAssertEqual("\(error)", "unknown backend 'mkl'; known: packed, openblas, blis, netlib, reference")
         }
     }
 }

@@ -72,7 +72,7 @@ final class SuiteTests: XCTestCase {
         assertSuiteError("name: x\nresolution: 224\nruns: []\n", line: 2, contains: ["resolution", "unknown field", "runs"])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    batch: [1, zero]\n", line: 3, contains: ["runs[0].batch", "integer", "'zero'"])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    forms: [fused]\n", line: 3, contains: ["runs[0].forms", "train, inference"])
-        assertSuiteError("runs:\n  - model: fastvit_t8\n    backends: blis\n", line: 3, contains: ["backends", "packed, openblas, reference"])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    backends: mkl\n", line: 3, contains: ["backends", "packed, openblas, blis, netlib, reference"])
         assertSuiteError("protocol: {min_runs: 0}\nruns:\n  - model: fastvit_t8\n", line: 1, contains: ["protocol.min_runs", "≥ 1"])
         assertSuiteError("runs:\n  - model: [fastvit_t8\n", line: 3, contains: ["syntax", "not valid YAML"])
         assertSuiteError("name: x\n", line: 1, contains: ["runs", "list of runs"])

@@ -5,6 +5,9 @@ import CBLAS
 /// Row-major: C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
 public protocol GEMMBackend: AnyObject, Sendable {
     var name: String { get }
+    /// Library, version and kernel configuration ("OpenBLAS 0.3.21 Haswell"): what a result row
+    /// records in its `blas` column.
+    var identity: String { get }
     func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
@@ -16,6 +19,9 @@ public protocol GEMMBackend: AnyObject, Sendable {
 public final class OpenBLASGEMM: GEMMBackend, @unchecked Sendable {
     public let name = "openblas"
     public init() {}
+    public var identity: String {
+        "OpenBLAS \(OpenBLAS.config.split(separator: " ").dropFirst().first.map(String.init) ?? "?") \(OpenBLAS.coreName)"
+    }
     public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -29,6 +35,7 @@ public final class OpenBLASGEMM: GEMMBackend, @unchecked Sendable {
 public final class ReferenceGEMM: GEMMBackend, @unchecked Sendable {
     public let name = "reference"
     public init() {}
+    public var identity: String { "none (triple loop)" }
     public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -86,13 +93,31 @@ public struct Backend: Sendable {
         name: "reference", kernels: .reference, gemm: ReferenceGEMM(),
         summary: "plain-loop oracles and a triple-loop GEMM (slow; for checking)")
 
-    /// Every backend a user can name.
-    public static let all: [Backend] = [.packed, .openblas, .reference]
+    /// The optimised kernels with every product through a BLAS loaded at run time (BLIS, the
+    /// reference netlib BLAS): the same network and kernels, another GEMM.
+    public static func loaded(_ library: BLASLibrary) throws -> Backend {
+        Backend(name: library.rawValue, kernels: .optimized, gemm: try library.load(),
+                summary: "optimised kernels; every matrix product through \(library.rawValue)'s cblas_sgemm (loaded at run time)")
+    }
+
+    /// Every backend a user can name; `blis` and `netlib` need their library (`BLASLibrary`).
+    public static let names = ["packed", "openblas", "blis", "netlib", "reference"]
 
     /// What runs unless a backend is named: the fastest measured (README, "Backends").
     public static let `default` = Backend.packed
 
-    public static func named(_ name: String) -> Backend? { all.first { $0.name == name } }
+    /// The backend called `name`; an unknown name, or a BLAS library this machine lacks, is an
+    /// error that says what to do.
+    public static func named(_ name: String) throws -> Backend {
+        switch name {
+        case "packed": return .packed
+        case "openblas": return .openblas
+        case "reference": return .reference
+        case "blis": return try loaded(.blis)
+        case "netlib": return try loaded(.netlib)
+        default: throw BLASLibraryError(message: "unknown backend '\(name)'; known: \(names.joined(separator: ", "))")
+        }
+    }
 }
 
 /// OpenBLAS's runtime controls and identity.
