@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layout: C system libraries (OpenBLAS, hwloc) and portable C kernels at the bottom, the engine
 // (tensors, kernels, plans, I/O) on them, models / harness / reports above, and a thin CLI on top.
+// Rows record these flags (MachineInfo.cFlags): change both together.
 let optimise: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno"])]
 
 let package = Package(

@@ -110,9 +110,14 @@ public struct MachineInfo: Sendable {
         ]
     }
 
+    /// How the C kernels are compiled (Package.swift's `optimise`; each ISA variant adds its
+    /// target features, see `kernel_isa`).
+    public static let cFlags = "clang -O3 -ffp-contract=fast -fno-math-errno"
+
     /// The machine columns of a result row (see `ResultColumns`).
     public var rowColumns: [(String, String)] {
-        [("machine_id", machineID), ("arch", arch), ("cpu", cpu), ("commit", commit)]
+        [("machine_id", machineID), ("arch", arch), ("cpu", cpu), ("commit", commit), ("os_kernel", kernel),
+         ("compiler", "\(swiftVersion); C kernels \(MachineInfo.cFlags)")]
     }
 
     // MARK: Pieces

@@ -59,6 +59,13 @@ public struct Suite {
     /// `threadCounts` turns a thread spec ("1", "all", "1..4") into counts for this machine.
     /// `defaultISA` is the kernel variant of runs that name none (`isas:`).
     public func configurations(threadCounts: (String) throws -> [Int], defaultISA: KernelISA = .best) throws -> [BenchConfiguration] {
+        try configurations(threadCounts: { spec, _ in try threadCounts(spec) }, defaultISA: defaultISA)
+    }
+
+    /// The same, with thread counts that depend on the pinning policy (`all` is the policy's
+    /// capacity, as in `vitbench bench`: cores, or PUs with `+smt`).
+    public func configurations(threadCounts: (_ spec: String, _ pin: PinningPolicy) throws -> [Int],
+                               defaultISA: KernelISA = .best) throws -> [BenchConfiguration] {
         var once: [BenchConfiguration] = []
         var seen = Set<String>()
         for run in runs {
@@ -71,9 +78,9 @@ public struct Suite {
                         for dim in dims {
                             for batch in run.batches {
                                 for spec in run.threads {
-                                    for t in try threadCounts(spec) {
-                                        for backend in run.backends {
-                                            for pin in run.pins {
+                                    for pin in run.pins {
+                                        for t in try threadCounts(spec, try PinningPolicy(parsing: pin)) {
+                                            for backend in run.backends {
                                                 for isa in run.isas ?? [defaultISA] {
                                                     let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
                                                                                threads: t, backend: backend, pin: pin, dim: dim, isa: isa)
@@ -211,7 +218,12 @@ extension Suite {
             let batches = try field("batch").map { try r.ints($0, "\(f).batch", min: 1) } ?? [1]
             let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
             let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.names) } ?? [Backend.default.name]
-            let pins = try field("pin").map { try r.strings($0, "\(f).pin") } ?? ["none"]
+            // Checked here and kept in one spelling (`Compact` and `compact` are one configuration).
+            let pins = try field("pin").map { node in
+                try r.strings(node, "\(f).pin").map { text in
+                    do { return try PinningPolicy(parsing: text).description } catch { throw r.fail(node, "\(f).pin", "\(error)") }
+                }
+            } ?? ["none"]
             // Names are checked here; whether this CPU runs them, per configuration (an error row).
             let isas = try field("isas").map { try r.strings($0, "\(f).isas", oneOf: KernelISA.allCases.map(\.rawValue)) }
             runs.append(Run(models: models + blocks, dims: dims, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,

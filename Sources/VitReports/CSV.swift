@@ -40,6 +40,8 @@ import Foundation
 /// | `arch` | text | CPU architecture, e.g. `x86_64`, `arm64`. |
 /// | `cpu` | text | CPU model name. |
 /// | `commit` | text | Git commit of vitbench that measured the row. |
+/// | `os_kernel` | text | OS kernel name and release. |
+/// | `compiler` | text | Swift compiler that built the binary and the C kernels' flags. |
 /// | `timestamp` | ISO 8601 | When the configuration was measured. |
 /// | `samples_ms` | ms list | Every measured run in run order, joined by `;` — what `vitbench compare` tests for significance. |
 ///
@@ -55,7 +57,7 @@ public enum ResultColumns {
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.
     public static let text: Set<String> = [
         "suite", "model", "mixer", "form", "pinning", "backend", "noisy", "error", "notes",
-        "machine_id", "arch", "cpu", "kernel_isa", "blas", "commit", "timestamp", "samples_ms",
+        "machine_id", "arch", "cpu", "kernel_isa", "blas", "commit", "os_kernel", "compiler", "timestamp", "samples_ms",
     ]
 }
 

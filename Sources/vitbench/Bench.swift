@@ -57,10 +57,11 @@ struct Bench: ParsableCommand {
     func run() throws {
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
-        let counts = try ThreadSweep.parse(threads, policy: PinningPolicy(parsing: pin), topology: environment.topology)
+        let policy = try PinningPolicy(parsing: pin)
+        let counts = try ThreadSweep.parse(threads, policy: policy, topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
-            let config = try selection.configuration(threads: t, pin: pin, isa: kernelISA.isa ?? .best)
+            let config = try selection.configuration(threads: t, pin: policy.description, isa: kernelISA.isa ?? .best)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
             let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VitEngine
+import VitHarness
 import VitModels
 
 struct List: ParsableCommand {
@@ -138,6 +139,9 @@ struct Infer: ParsableCommand {
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
 
+    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
+    var pin = "none"
+
     @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
     var backend = Backend.default.name
 
@@ -164,8 +168,10 @@ struct Infer: ParsableCommand {
         for note in classifier.notes(height: x.shape[2], width: x.shape[3]) {
             FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!)
         }
+        let pinned = try PinnedPool(threads: threads, pin: pin, topology: Topology.thisMachine())
+        defer { pinned.finish() }
         let plan = try classifier.plan(batch: x.shape[0], height: x.shape[2], width: x.shape[3], backend: backend,
-                                       pool: ThreadPool(threads: threads))
+                                       pool: pinned.pool)
         try plan.setInput(x)
         plan.run()
         try Npy.write(plan.output(), to: output)

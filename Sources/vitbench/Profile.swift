@@ -11,6 +11,8 @@ struct Profile: ParsableCommand {
     @OptionGroup var selection: ModelSelection
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
+    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
+    var pin = "none"
     @Option(help: "Profiled passes (each step's median is over these).")
     var passes = 20
     @Option(help: "Rows in the slowest-steps table.")
@@ -26,7 +28,10 @@ struct Profile: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let c = try selection.configuration(threads: threads)
         let backend = try parseBackend(c.backend), batch = c.batch, res = c.resolution
-        let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: ThreadPool(threads: threads))
+        let pinned = try PinnedPool(threads: threads, pin: pin, topology: Topology.thisMachine())
+        defer { pinned.finish() }
+        FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
+        let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: pinned.pool)
         for note in lowered.notes { FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!) }
         let plan = lowered.plan
         var rng = SplitMix64(seed: 0x5EED)

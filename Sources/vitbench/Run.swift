@@ -36,7 +36,8 @@ struct Run: ParsableCommand {
     func run() throws {
         let suite = try Suite.load(self.suite)
         let environment = try RunEnvironment.current()
-        let all = try suite.configurations(threadCounts: environment.threadCounts(_:), defaultISA: kernelISA.isa ?? .best)
+        let all = try suite.configurations(threadCounts: { spec, pin in try ThreadSweep.parse(spec, policy: pin, topology: environment.topology) },
+                                           defaultISA: kernelISA.isa ?? .best)
         let configs = all.filter { c in filter.allSatisfy { c.key.contains($0) } }
         guard !configs.isEmpty else {
             throw ValidationError("no configuration of \(self.suite) matches the filter \(filter)")
@@ -81,8 +82,6 @@ struct RunEnvironment {
     }
 
     /// `all` is every core of this machine (one worker per core).
-    func threadCounts(_ spec: String) throws -> [Int] { try ThreadSweep.parse(spec, all: topology.cores.count) }
-
     func makePool(_ c: BenchConfiguration) throws -> PinnedPool {
         try PinnedPool(threads: c.threads, pin: c.pin, topology: topology)
     }

@@ -130,6 +130,16 @@ final class SuiteTests: XCTestCase {
         XCTAssertEqual(KernelISA.selected, KernelISA.best, "the default variant is selected again afterwards")
     }
 
+    /// Pinning policies are checked when the suite is read and kept in one spelling, and `all`
+    /// threads means the policy's capacity, as in `vitbench bench`.
+    func testPinsAreCheckedAndSpelledOneWay() throws {
+        let suite = try Suite.parse("runs:\n  - model: fastvit_t8\n    threads: [all]\n    pin: [Compact, compact, 'cores=0-1', SCATTER+SMT]\n", file: "t.yaml")
+        let configs = try suite.configurations(threadCounts: { spec, pin in spec == "all" ? [pin.smt ? 4 : 2] : [1] })
+        XCTAssertEqual(configs.map(\.pin), ["compact", "cores=0-1", "scatter+smt"])
+        XCTAssertEqual(configs.map(\.threads), [2, 2, 4])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    pin: [compact, nearest]\n", line: 3, contains: ["runs[0].pin", "unknown policy 'nearest'"])
+    }
+
     func testMissingFileIsAClearError() {
         XCTAssertThrowsError(try Suite.load("/nonexistent/suite.yaml")) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent/suite.yaml"), "\(error)")

@@ -259,7 +259,7 @@ final class TopologyTests: XCTestCase {
             XCTAssertTrue(names.contains(required), required)
         }
         XCTAssertTrue(info.fields.allSatisfy { !$0.1.isEmpty }, "\(info.fields)")
-        XCTAssertEqual(info.rowColumns.map(\.0), ["machine_id", "arch", "cpu", "commit"])
+        XCTAssertEqual(info.rowColumns.map(\.0), ["machine_id", "arch", "cpu", "commit", "os_kernel", "compiler"])
         XCTAssertTrue(info.swiftVersion.hasPrefix("6."), info.swiftVersion)
         XCTAssertTrue(info.threadBinding.hasPrefix("allowed") || info.threadBinding.hasPrefix("refused"), info.threadBinding)
         XCTAssertNotNil(info.commit.range(of: #"^([0-9a-f]{4,}(-dirty)?|unknown)$"#, options: .regularExpression), info.commit)
