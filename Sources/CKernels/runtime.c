@@ -21,3 +21,5 @@ long long vb_thread_run_delay_ns(void) {
     long long delay = strtoll(end, &delay_end, 10);
     return delay_end == end ? -1 : delay;
 }
+
+long vb_fetch_add(long *counter, long value) { return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED); }

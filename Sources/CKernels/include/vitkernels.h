@@ -69,6 +69,10 @@ const char *vb_kernel_isa(void);
 /// -1 where the OS does not say: a worker that waits a lot shares its core with other work.
 long long vb_thread_run_delay_ns(void);
 
+/// Atomically adds `value` to `*counter` (relaxed order) and returns the old value: the thread
+/// pool's per-worker task counters, which live in a plain array.
+long vb_fetch_add(long *counter, long value);
+
 /// y[i] = act(x[i]) for i in [0, n). x and y may alias.
 void vb_activation_apply(vb_activation act, const float *x, float *y, size_t n);
 

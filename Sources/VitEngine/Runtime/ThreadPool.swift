@@ -27,6 +27,13 @@ import Synchronization
 /// - The caller, waiting for a task that a descheduled worker holds, yields its core after a
 ///   short spin, in case that worker is waiting for it.
 ///
+/// Tasks are split into one contiguous block per worker, which each worker takes first, then
+/// helps with the others' (per-block atomic counters): the w-th worker handles about the w-th
+/// fraction of every step's rows, so what one step writes into a core's L2 the next step reads
+/// on the same core. With one shared counter, rows landed on either core at random and memory-
+/// bound steps read half their input from the other core's cache: depthwise convs ran slower on
+/// two threads than on one.
+///
 /// One atomic word (`state`) publishes a job and guards its lifetime: the job's generation, a
 /// closed bit and the number of workers inside the job. A worker enters only an open job of the
 /// generation it saw; the caller closes the job (once every task is done and no worker is inside)
@@ -42,7 +49,9 @@ public final class ThreadPool: @unchecked Sendable {
     private var threads: [pthread_t] = []
     /// generation << 32 | closed << 31 | workers inside the job.
     private let state = Atomic<UInt64>(ThreadPool.closedBit)
-    private let nextTask = Atomic<Int>(0)
+    /// Next task of each worker's block, 64 bytes apart (no false sharing).
+    private let next: UnsafeMutablePointer<Int>
+    private static let counterStride = 8
     private let completed = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
@@ -68,6 +77,8 @@ public final class ThreadPool: @unchecked Sendable {
     public init(threads count: Int, onWorkerStart: ((Int) -> Void)? = nil) {
         precondition(count >= 1, "a thread pool needs at least one thread")
         threadCount = count
+        next = UnsafeMutablePointer<Int>.allocate(capacity: count * ThreadPool.counterStride)
+        next.initialize(repeating: 0, count: count * ThreadPool.counterStride)
         workerStart = onWorkerStart
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
@@ -99,6 +110,7 @@ public final class ThreadPool: @unchecked Sendable {
         for t in threads { pthread_join(t, nil) }
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&condition)
+        next.deallocate()
     }
 
     /// Runs `body(task, worker)` for every task in 0..<count across the pool and returns when all
@@ -114,7 +126,7 @@ public final class ThreadPool: @unchecked Sendable {
             // The previous job is closed: no worker reads these until the new generation is out.
             self.body = escapable
             taskCount = count
-            nextTask.store(0, ordering: .relaxed)
+            for w in 0..<threadCount { next[w * ThreadPool.counterStride] = blockStart(w, count) }
             completed.store(0, ordering: .relaxed)
             let generation = ThreadPool.generation(state.load(ordering: .relaxed)) + 1
             state.store(generation << 32, ordering: .sequentiallyConsistent)
@@ -166,14 +178,23 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// First task of worker w's block of `count` tasks.
+    @inline(__always) private func blockStart(_ w: Int, _ count: Int) -> Int { w * count / threadCount }
+
+    /// Runs the tasks of the worker's own block, then of every other block that has any left.
     private func drain(worker: Int) {
         let count = taskCount
         guard let body = body else { return }
-        while true {
-            let t = nextTask.add(1, ordering: .relaxed).oldValue
-            if t >= count { break }
-            run(body, t, worker)
-            completed.add(1, ordering: .releasing)
+        for i in 0..<threadCount {
+            let block = (worker + i) % threadCount
+            let end = blockStart(block + 1, count)
+            let counter = next + block * ThreadPool.counterStride
+            while true {
+                let t = vb_fetch_add(counter, 1)
+                if t >= end { break }
+                run(body, t, worker)
+                completed.add(1, ordering: .releasing)
+            }
         }
     }
 
