@@ -33,6 +33,7 @@ ap.add_argument('--models', default='fastvit_t8@224,fastvit_t8@256,poolformer_s1
 ap.add_argument('--mixers', default='224,512', help='resolutions for metaformer_s12 (empty: none)')
 ap.add_argument('--mixer-kinds', default='pooling,repmixer,dwconv,attention')
 ap.add_argument('--threads', type=int, default=1)
+ap.add_argument('--batch', type=int, default=1, help='images per pass (the table shows ms per pass)')
 ap.add_argument('--cpu', default='0', help='taskset CPU list for every process')
 ap.add_argument('--isa', default=None, help='vitbench kernel ISA (bench --isa): avx512, avx2, baseline, ...')
 ap.add_argument('--python', default=os.path.expanduser('~/.vitbench-peers/bin/python'))
@@ -56,7 +57,7 @@ def run(cmd, what):
 
 
 def vitbench(model, res, mixer=None):
-    cmd = pin + [a.vitbench, 'bench', '--model', model, '--resolution', str(res), '--threads', str(a.threads),
+    cmd = pin + [a.vitbench, 'bench', '--model', model, '--resolution', str(res), '--threads', str(a.threads), '--batch', str(a.batch),
                  '--json', '--min-seconds', a.min_seconds]
     if mixer:
         cmd += ['--mixer', mixer]
@@ -69,7 +70,7 @@ def vitbench(model, res, mixer=None):
 
 
 def peer(script, res, args):
-    cmd = pin + [a.python, os.path.join(here, script), '--res', str(res), '--threads', str(a.threads),
+    cmd = pin + [a.python, os.path.join(here, script), '--res', str(res), '--threads', str(a.threads), '--batch', str(a.batch),
                  '--engines', 'ort,ov', '--min-seconds', a.min_seconds, '--json'] + args
     row = run(cmd, script)[-1]
     return row.get('ort_ms'), row.get('ov_ms'), row.get('versions', {})
@@ -141,7 +142,7 @@ def fmt(v):
 isa = ', '.join(sorted(i for i in isas if i)) or '?'
 ort_v = engine_versions.get('onnxruntime', '?')
 ov_v = engine_versions.get('openvino', '?').split('-')[0]
-print(f'{a.threads} thread(s) on CPU {a.cpu}; vitbench kernel ISA {isa}; ONNX Runtime {ort_v}; OpenVINO {ov_v}; '
+print(f'{a.threads} thread(s) on CPU {a.cpu}; batch {a.batch}; vitbench kernel ISA {isa}; ONNX Runtime {ort_v}; OpenVINO {ov_v}; '
       f'{a.rounds} round(s)')
 print()
 print('| model | res | vitbench ms | ONNX Runtime ms | OpenVINO ms | vitbench / faster peer | per-round range |')
