@@ -25,9 +25,14 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     /// The variant of the engine's kernels to run (`--isa`, a suite's `isas:`); the best this
     /// CPU supports unless asked. One the CPU cannot run makes the configuration an error row.
     public var isa: KernelISA
+    /// Threads OpenBLAS itself may start inside each product (`--blas-threads`, a suite's
+    /// `blas_threads:`): 1 (the default) leaves all parallelism to the engine's workers; more
+    /// needs one engine worker, so that the two kinds of threads do not oversubscribe the cores.
+    public var blasThreads: Int
 
     public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
-                backend: String = Backend.default.name, pin: String = "none", dim: Int? = nil, isa: KernelISA = .best) {
+                backend: String = Backend.default.name, pin: String = "none", dim: Int? = nil, isa: KernelISA = .best,
+                blasThreads: Int = 1) {
         self.model = model
         self.form = form
         self.resolution = resolution
@@ -37,6 +42,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
         self.pin = pin
         self.dim = dim
         self.isa = isa
+        self.blasThreads = blasThreads
     }
 
     /// The zoo name's family part and mixer (`metaformer_s12:attention` → mixer "attention").
@@ -48,7 +54,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     /// A stable key for pairing rows across runs (resume, compare): the values of
     /// `ResultColumns.key`, in order.
     public var key: String {
-        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)|\(dim.map(String.init) ?? "")|\(isa.rawValue)"
+        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)|\(dim.map(String.init) ?? "")|\(isa.rawValue)|\(blasThreads)"
     }
 }
 
@@ -85,7 +91,7 @@ public struct BenchResult: Sendable {
             ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
             ("kernel_isa", c.isa.rawValue),
             // The BLAS behind the backend's products, with version and kernel configuration.
-            ("blas", (try? Backend.named(c.backend))?.gemm.identity ?? ""),
+            ("blas", (try? Backend.named(c.backend))?.gemm.identity ?? ""), ("blas_threads", "\(c.blasThreads)"),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),
@@ -122,6 +128,19 @@ public enum BenchmarkRunner {
                                              pool: ThreadPool?) -> BenchResult {
         do {
             let backend = try Backend.named(c.backend)
+            if c.blasThreads != 1 {
+                guard c.blasThreads >= 1, c.blasThreads <= 1024 else {
+                    throw ModelInputError("blas_threads must be between 1 and 1024 (got \(c.blasThreads))")
+                }
+                guard c.backend == "openblas" || c.backend == "packed" else {
+                    throw ModelInputError("blas_threads applies to OpenBLAS's products (backends openblas and packed), not to \(c.backend)")
+                }
+                guard c.threads == 1 else {
+                    throw ModelInputError("blas_threads \(c.blasThreads) with \(c.threads) engine threads would oversubscribe the cores: OpenBLAS's threads replace the engine's, use threads 1")
+                }
+                OpenBLAS.setThreads(c.blasThreads)
+            }
+            defer { if c.blasThreads != 1 { OpenBLAS.setThreads(1) } }
             guard c.batch >= 1, c.threads >= 1, c.resolution >= 1 else {
                 throw ModelInputError("batch, threads and resolution must be positive (got \(c.batch), \(c.threads), \(c.resolution))")
             }

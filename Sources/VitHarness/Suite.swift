@@ -42,6 +42,8 @@ public struct Suite {
         public var pins: [String]
         /// Kernel ISA variants; nil: the machine's default (or `--isa`).
         public var isas: [KernelISA]?
+        /// OpenBLAS's own threads per product.
+        public var blasThreads: [Int] = [1]
     }
 
     public var name: String
@@ -82,9 +84,12 @@ public struct Suite {
                                         for t in try threadCounts(spec, try PinningPolicy(parsing: pin)) {
                                             for backend in run.backends {
                                                 for isa in run.isas ?? [defaultISA] {
-                                                    let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
-                                                                               threads: t, backend: backend, pin: pin, dim: dim, isa: isa)
-                                                    if seen.insert(c.key).inserted { once.append(c) }
+                                                    for bt in run.blasThreads {
+                                                        let c = BenchConfiguration(model: model, form: form, resolution: res, batch: batch,
+                                                                                   threads: t, backend: backend, pin: pin, dim: dim, isa: isa,
+                                                                                   blasThreads: bt)
+                                                        if seen.insert(c.key).inserted { once.append(c) }
+                                                    }
                                                 }
                                             }
                                         }
@@ -156,7 +161,7 @@ extension Suite {
             }
         }
         let runFields = ["model", "models", "block", "blocks", "mixers", "dims", "forms", "resolutions", "batch", "threads",
-                         "backends", "pin", "isas"]
+                         "backends", "pin", "isas", "blas_threads"]
         let defaults = try top["defaults"].map { try r.mapping($0, "defaults", allowed: Array(runFields.dropFirst(4))) } ?? [:]
         guard let runsNode = top["runs"] else {
             throw SuiteError(file: file, line: root.mark?.line, field: "runs", message: "a suite needs a list of runs")
@@ -228,7 +233,8 @@ extension Suite {
             let isas = try field("isas").map { try r.strings($0, "\(f).isas", oneOf: KernelISA.allCases.map(\.rawValue)) }
             runs.append(Run(models: models + blocks, dims: dims, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,
                             batches: batches, threads: threads, backends: backends, pins: pins,
-                            isas: isas?.compactMap(KernelISA.init(rawValue:))))
+                            isas: isas?.compactMap(KernelISA.init(rawValue:)),
+                            blasThreads: try field("blas_threads").map { try r.ints($0, "\(f).blas_threads", min: 1) } ?? [1]))
         }
         let name = try top["name"].map { try r.string($0, "name") } ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         return Suite(

@@ -18,6 +18,7 @@ import Foundation
 /// | `pinning` | text | Thread pinning policy: `none`, `compact`, `scatter`, `cores=…`, `kind=…`. |
 /// | `backend` | text | Engine backend that ran the plan. |
 /// | `blas` | text | BLAS library behind the backend's products, with version and kernel configuration (`OpenBLAS 0.3.21 Haswell`, `BLIS 0.9.0 zen3`). |
+/// | `blas_threads` | count | Threads OpenBLAS itself starts inside each product (1: the engine's workers do all the parallel work). |
 /// | `kernel_isa` | text | Variant of the engine's kernels that ran: `avx512`, `avx2`, `baseline` (x86-64), `neon` (ARM64), `portable` (`--isa`, a suite's `isas:`). |
 /// | `median_ms` | ms | Median time of the measured runs: the headline number. |
 /// | `min_ms` | ms | Fastest measured run. |
@@ -46,12 +47,12 @@ import Foundation
 /// | `samples_ms` | ms list | Every measured run in run order, joined by `;` — what `vitbench compare` tests for significance. |
 ///
 /// A configuration is identified by `model, form, resolution, batch, threads, backend` and, when
-/// present, `pinning`, `dim` and `kernel_isa` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
+/// present, `pinning`, `dim`, `kernel_isa` and `blas_threads` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
 /// rows per configuration; reports take the median of their medians, `compare` pools their samples.
 public enum ResultColumns {
     /// Columns that identify a configuration, in display order. `compare` pairs rows on those
     /// present in both files; pivots group on those present in the table.
-    public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning", "dim", "kernel_isa"]
+    public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning", "dim", "kernel_isa", "blas_threads"]
 
     /// Columns that are text even when a value looks like a number (a commit `1234567`, a model
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.

@@ -54,6 +54,9 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var kernelISA: KernelISAOption
 
+    @Option(help: "Threads OpenBLAS itself starts inside each product (openblas and packed backends; needs --threads 1). Not pinned by vitbench.")
+    var blasThreads = 1
+
     func run() throws {
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
@@ -61,7 +64,8 @@ struct Bench: ParsableCommand {
         let counts = try ThreadSweep.parse(threads, policy: policy, topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
-            let config = try selection.configuration(threads: t, pin: policy.description, isa: kernelISA.isa ?? .best)
+            let config = try selection.configuration(threads: t, pin: policy.description, isa: kernelISA.isa ?? .best,
+                                                     blasThreads: blasThreads)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
             let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)

@@ -47,7 +47,7 @@ struct ModelSelection: ParsableArguments {
     }
 
     /// The configuration to measure with `threads` and `pin`, defaults filled in from the zoo.
-    func configuration(threads: Int, pin: String = "none", isa: KernelISA = .best) throws -> BenchConfiguration {
+    func configuration(threads: Int, pin: String = "none", isa: KernelISA = .best, blasThreads: Int = 1) throws -> BenchConfiguration {
         var dim: Int? = nil, res = resolution
         if let block {
             let info = try BlockZoo.named(block)
@@ -57,7 +57,7 @@ struct ModelSelection: ParsableArguments {
             res = try res ?? ModelZoo.named(name).resolution
         }
         return BenchConfiguration(model: name, form: form, resolution: res!, batch: batch, threads: threads, backend: backend,
-                                  pin: pin, dim: dim, isa: isa)
+                                  pin: pin, dim: dim, isa: isa, blasThreads: blasThreads)
     }
 }
 

@@ -90,9 +90,9 @@ final class SuiteTests: XCTestCase {
         let configs = try Suite.parse(yaml, file: "t.yaml").configurations(threadCounts: { _ in [1] })
         let isa = KernelISA.best
         XCTAssertEqual(configs.map(\.key), [
-            "fastvit.repmixer|inference|64|1|1|packed|none|48|\(isa)", "metaformer.pooling|inference|56|1|1|packed|none|64|\(isa)",
-            "fastvit.repmixer|inference|28|1|1|packed|none|32|\(isa)", "fastvit.repmixer|inference|28|1|1|packed|none|64|\(isa)",
-            "fastvit_t8|inference|256|1|1|packed|none||\(isa)",
+            "fastvit.repmixer|inference|64|1|1|packed|none|48|\(isa)|1", "metaformer.pooling|inference|56|1|1|packed|none|64|\(isa)|1",
+            "fastvit.repmixer|inference|28|1|1|packed|none|32|\(isa)|1", "fastvit.repmixer|inference|28|1|1|packed|none|64|\(isa)|1",
+            "fastvit_t8|inference|256|1|1|packed|none||\(isa)|1",
         ])
         assertSuiteError("runs:\n  - blocks: [fastvit.mixer]\n", line: 2, contains: ["runs[0].blocks", "'fastvit.mixer'", "fastvit.repmixer"])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    dims: [64]\n", line: 3, contains: ["runs[0].dims", "no blocks"])
@@ -138,6 +138,25 @@ final class SuiteTests: XCTestCase {
         XCTAssertEqual(configs.map(\.pin), ["compact", "cores=0-1", "scatter+smt"])
         XCTAssertEqual(configs.map(\.threads), [2, 2, 4])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    pin: [compact, nearest]\n", line: 3, contains: ["runs[0].pin", "unknown policy 'nearest'"])
+    }
+
+    /// `blas_threads:` hands a product's parallelism to OpenBLAS: one engine worker only, the
+    /// openblas or packed backend only, and OpenBLAS is single-threaded again afterwards.
+    func testBLASThreadsAreAConfigurationDimension() throws {
+        let suite = try Suite.parse("runs:\n  - block: fastvit.repmixer\n    dims: [16]\n    resolutions: [7]\n    backends: [openblas]\n    blas_threads: [1, 2]\n", file: "t.yaml")
+        let configs = try suite.configurations(threadCounts: { _ in [1] })
+        XCTAssertEqual(configs.map(\.blasThreads), [1, 2])
+        let measured = BenchmarkRunner.measure(configs[1], protocol: .quick)
+        XCTAssertNil(measured.error)
+        XCTAssertEqual(measured.fields(noiseThreshold: 0.05).first { $0.0 == "blas_threads" }?.1, "2")
+        XCTAssertEqual(OpenBLAS.threads, 1, "OpenBLAS is single-threaded again after the configuration")
+        var twoEngines = configs[1]
+        twoEngines.threads = 2
+        XCTAssertTrue(BenchmarkRunner.measure(twoEngines, protocol: .quick).error?.contains("oversubscribe") == true)
+        var reference = configs[1]
+        reference.backend = "reference"
+        XCTAssertTrue(BenchmarkRunner.measure(reference, protocol: .quick).error?.contains("applies to OpenBLAS's products") == true)
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    blas_threads: [0]\n", line: 3, contains: ["runs[0].blas_threads", "≥ 1"])
     }
 
     func testMissingFileIsAClearError() {

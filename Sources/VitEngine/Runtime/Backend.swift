@@ -130,6 +130,9 @@ public enum OpenBLAS {
         openblas_set_num_threads(Int32(n))
     }
 
+    /// Threads OpenBLAS may start inside one call now.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
     nonisolated(unsafe) private static var configured = false
 
     /// Called whenever a plan is built: OpenBLAS's default (one thread per core) would
