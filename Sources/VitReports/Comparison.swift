@@ -91,8 +91,9 @@ public struct CompareOptions: Sendable, Equatable {
 
 /// Two result files set against each other, configuration by configuration.
 ///
-/// Rows are paired on the configuration key: `model, form, resolution, batch, threads, backend`
-/// and `pinning` — each column that is in both files (`model` must be). Repeated rows of a
+/// Rows are paired on the configuration key (``ResultColumns/key``: model, form, resolution,
+/// batch, threads, backend, pinning, dim, kernel_isa, blas_threads) — each column that is in both
+/// files (`model` must be), less the columns compared `across`. Repeated rows of a
 /// configuration within a file are merged: the median of their medians, their samples pooled.
 ///
 /// For each pair the ratio NEW/BASE of the medians is tested for significance:

@@ -6,7 +6,7 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare two results CSVs configuration by configuration: median ratios NEW/BASE with a significance test.",
         discussion: """
-            Rows are paired on model, form, resolution, batch, threads, backend, pinning, dim and kernel_isa (each \
+            Rows are paired on model, form, resolution, batch, threads, backend, pinning, dim, kernel_isa and blas_threads (each \
             that is in both files); repeated rows of a configuration are merged. --across COLUMN=BASE:NEW compares \
             across one of those columns instead: BASE's rows with COLUMN = BASE against NEW's with COLUMN = NEW, \
             paired on the others — e.g. `vitbench compare r.csv --across backend=openblas:packed` (NEW defaults to \

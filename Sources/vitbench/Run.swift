@@ -19,7 +19,7 @@ struct Run: ParsableCommand {
     @Option(help: "Folder for the results (default: Results/<machine-id>).")
     var out: String?
 
-    @Option(help: "Only configurations whose key (model|form|resolution|batch|threads|backend|pinning|dim|kernel_isa) contains this text; repeat to narrow.")
+    @Option(help: "Only configurations whose key (model|form|resolution|batch|threads|backend|pinning|dim|kernel_isa|blas_threads) contains this text; repeat to narrow.")
     var filter: [String] = []
 
     @Flag(help: "Skip configurations already in the CSV (after an interruption).")
