@@ -24,8 +24,10 @@ let package = Package(
             name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
             providers: [.apt(["libhwloc-dev"])]),
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: optimise),
+        // XNNPACK, opened at run time (the `xnnpack` backend): nothing links it.
+        .target(name: "CXNNPACK", path: "Sources/CXNNPACK", linkerSettings: [.linkedLibrary("dl")]),
         .target(
-            name: "VitEngine", dependencies: ["CBLAS", "CKernels"], path: "Sources/VitEngine",
+            name: "VitEngine", dependencies: ["CBLAS", "CKernels", "CXNNPACK"], path: "Sources/VitEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
         .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc", .product(name: "Yams", package: "Yams")],

@@ -17,9 +17,10 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     public var resolution: Int
     public var batch: Int
     public var threads: Int
-    public var backend: String
-    /// Pinning policy of the engine's workers (`none`, `compact`, `scatter`, `cores=…`, `kind=…`).
-    public var pin: String
+    public var backend: BackendName
+    /// Pinning policy of the engine's workers (`none`, `compact`, `scatter`, `cores=…`, `kind=…`),
+    /// written to rows and keys in its canonical spelling (`Compact` and `compact` pair).
+    public var pin: PinningPolicy
     /// A block's width (channels of its input); nil for whole models.
     public var dim: Int?
     /// The variant of the engine's kernels to run (`--isa`, a suite's `isas:`); the best this
@@ -31,7 +32,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     public var blasThreads: Int
 
     public init(model: String, form: ModelForm = .inference, resolution: Int, batch: Int = 1, threads: Int = 1,
-                backend: String = Backend.default.name, pin: String = "none", dim: Int? = nil, isa: KernelISA = .best,
+                backend: BackendName = .packed, pin: PinningPolicy = .none, dim: Int? = nil, isa: KernelISA = .best,
                 blasThreads: Int = 1) {
         self.model = model
         self.form = form
@@ -54,7 +55,7 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     /// A stable key for pairing rows across runs (resume, compare): the values of
     /// `ResultColumns.key`, in order.
     public var key: String {
-        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend)|\(pin)|\(dim.map(String.init) ?? "")|\(isa.rawValue)|\(blasThreads)"
+        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend.rawValue)|\(pin)|\(dim.map(String.init) ?? "")|\(isa.rawValue)|\(blasThreads)"
     }
 }
 
@@ -88,10 +89,12 @@ public struct BenchResult: Sendable {
         let f: [(String, String)] = [
             ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
             ("dim", c.dim.map(String.init) ?? ""),
-            ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin), ("backend", c.backend),
+            ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin.description), ("backend", c.backend.rawValue),
             ("kernel_isa", c.isa.rawValue),
             // The BLAS behind the backend's products, with version and kernel configuration.
             ("blas", (try? Backend.named(c.backend))?.gemm.identity ?? ""), ("blas_threads", "\(c.blasThreads)"),
+            // What executed the network: vitbench's engine, or the library it delegated to.
+            ("runtime", (try? Backend.named(c.backend))?.runtime ?? ""),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),
@@ -132,8 +135,8 @@ public enum BenchmarkRunner {
                 guard c.blasThreads >= 1, c.blasThreads <= 1024 else {
                     throw ModelInputError("blas_threads must be between 1 and 1024 (got \(c.blasThreads))")
                 }
-                guard c.backend == "openblas" || c.backend == "packed" else {
-                    throw ModelInputError("blas_threads applies to OpenBLAS's products (backends openblas and packed), not to \(c.backend)")
+                guard c.backend == .openblas || c.backend == .packed else {
+                    throw ModelInputError("blas_threads applies to OpenBLAS's products (backends openblas and packed), not to \(c.backend.rawValue)")
                 }
                 guard c.threads == 1 else {
                     throw ModelInputError("blas_threads \(c.blasThreads) with \(c.threads) engine threads would oversubscribe the cores: OpenBLAS's threads replace the engine's, use threads 1")

@@ -8,8 +8,7 @@ public struct PinnedPool {
     public let status: String
     let pinner: Pinner?
 
-    public init(threads: Int, pin: String, topology: Topology) throws {
-        let policy = try PinningPolicy(parsing: pin)
+    public init(threads: Int, pin policy: PinningPolicy, topology: Topology) throws {
         guard policy.binds else {
             pool = ThreadPool(threads: threads)
             status = "not pinned (policy none)"

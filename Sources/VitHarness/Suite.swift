@@ -38,8 +38,8 @@ public struct Suite {
         public var resolutions: [Int]?
         public var batches: [Int]
         public var threads: [String]
-        public var backends: [String]
-        public var pins: [String]
+        public var backends: [BackendName]
+        public var pins: [PinningPolicy]
         /// Kernel ISA variants; nil: the machine's default (or `--isa`).
         public var isas: [KernelISA]?
         /// OpenBLAS's own threads per product.
@@ -81,7 +81,7 @@ public struct Suite {
                             for batch in run.batches {
                                 for spec in run.threads {
                                     for pin in run.pins {
-                                        for t in try threadCounts(spec, try PinningPolicy(parsing: pin)) {
+                                        for t in try threadCounts(spec, pin) {
                                             for backend in run.backends {
                                                 for isa in run.isas ?? [defaultISA] {
                                                     for bt in run.blasThreads {
@@ -222,13 +222,14 @@ extension Suite {
             let resolutions = try field("resolutions").map { try r.ints($0, "\(f).resolutions", min: 1) }
             let batches = try field("batch").map { try r.ints($0, "\(f).batch", min: 1) } ?? [1]
             let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
-            let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.names) } ?? [Backend.default.name]
+            let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.names) }?
+                .compactMap(BackendName.init(rawValue:)) ?? [.packed]
             // Checked here and kept in one spelling (`Compact` and `compact` are one configuration).
             let pins = try field("pin").map { node in
                 try r.strings(node, "\(f).pin").map { text in
-                    do { return try PinningPolicy(parsing: text).description } catch { throw r.fail(node, "\(f).pin", "\(error)") }
+                    do { return try PinningPolicy(parsing: text) } catch { throw r.fail(node, "\(f).pin", "\(error)") }
                 }
-            } ?? ["none"]
+            } ?? [PinningPolicy.none]
             // Names are checked here; whether this CPU runs them, per configuration (an error row).
             let isas = try field("isas").map { try r.strings($0, "\(f).isas", oneOf: KernelISA.allCases.map(\.rawValue)) }
             runs.append(Run(models: models + blocks, dims: dims, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,

@@ -44,8 +44,8 @@ struct Bench: ParsableCommand {
     @Option(name: .shortAndLong, help: "Worker threads, or a sweep: 4, 1,2,all, 1..N, 1..all*2 (one row each).")
     var threads = "1"
 
-    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
-    var pin = "none"
+    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax). (default: none)", transform: PinningPolicy.init(parsing:))
+    var pin = PinningPolicy.none
 
     @Flag(help: "Print one JSON object (the fields of a CSV row) instead of a Markdown row.")
     var json = false
@@ -60,11 +60,11 @@ struct Bench: ParsableCommand {
     func run() throws {
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
-        let policy = try PinningPolicy(parsing: pin)
+        let policy = pin
         let counts = try ThreadSweep.parse(threads, policy: policy, topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
-            let config = try selection.configuration(threads: t, pin: policy.description, isa: kernelISA.isa ?? .best,
+            let config = try selection.configuration(threads: t, pin: policy, isa: kernelISA.isa ?? .best,
                                                      blasThreads: blasThreads)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)

@@ -26,8 +26,9 @@ struct Env: ParsableCommand {
     @Option(help: ArgumentHelp("Preview a synthetic hwloc topology.", valueName: "\"pack:2 numa:2 core:8 pu:2\""))
     var synthetic: String?
 
-    @Option(help: ArgumentHelp("Pinning policy to plan (default compact when --threads is given).", valueName: "policy"))
-    var pin: String?
+    @Option(help: ArgumentHelp("Pinning policy to plan (default compact when --threads is given).", valueName: "policy"),
+            transform: PinningPolicy.init(parsing:))
+    var pin: PinningPolicy?
 
     @Option(help: ArgumentHelp("Thread counts to plan (default all when --pin is given).", valueName: "spec"))
     var threads: String?
@@ -71,7 +72,7 @@ struct Env: ParsableCommand {
 
         var failures: [String] = []
         if pin != nil || threads != nil {
-            let policy = try PinningPolicy(parsing: pin ?? "compact")
+            let policy = pin ?? PinningPolicy(.compact)
             let spec = threads ?? "all"
             let counts = try ThreadSweep.parse(spec, policy: policy, topology: topo)
             let (lines, rows, planned) = Env.planTable(policy, spec: spec, counts, topo, failures: &failures)

@@ -10,8 +10,8 @@ struct Kernels: ParsableCommand {
     @Option(name: .shortAndLong, help: "Worker threads (the calling thread included).")
     var threads = 1
 
-    @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
-    var backend = Backend.default.name
+    @Option(help: "Backend (see README, \"Backends\").")
+    var backend = BackendName.packed
 
     @Option(name: .customLong("isa"), parsing: .upToNextOption,
             help: ArgumentHelp("Kernel ISAs to measure (default: every one this CPU runs).", valueName: "isa"),
@@ -41,9 +41,12 @@ struct Kernels: ParsableCommand {
     }
 }
 
-func parseBackend(_ name: String) throws -> Backend {
+/// The backend a command runs; a library this machine lacks is a usage error naming its package.
+func parseBackend(_ name: BackendName) throws -> Backend {
     do { return try Backend.named(name) } catch { throw ValidationError("\(error)") }
 }
+
+extension BackendName: ExpressibleByArgument {}
 
 /// `--isa` for the commands that run models: which variant of the engine's kernels runs.
 struct KernelISAOption: ParsableArguments {

@@ -27,8 +27,8 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "train (multi-branch, as trained) or inference (reparameterised).")
     var form: ModelForm = .inference
 
-    @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
-    var backend = Backend.default.name
+    @Option(help: "Backend (see README, \"Backends\").")
+    var backend = BackendName.packed
 
     func validate() throws {
         guard (model == nil) != (block == nil) else { throw ValidationError("name either --model or --block") }
@@ -47,7 +47,7 @@ struct ModelSelection: ParsableArguments {
     }
 
     /// The configuration to measure with `threads` and `pin`, defaults filled in from the zoo.
-    func configuration(threads: Int, pin: String = "none", isa: KernelISA = .best, blasThreads: Int = 1) throws -> BenchConfiguration {
+    func configuration(threads: Int, pin: PinningPolicy = .none, isa: KernelISA = .best, blasThreads: Int = 1) throws -> BenchConfiguration {
         var dim: Int? = nil, res = resolution
         if let block {
             let info = try BlockZoo.named(block)

@@ -139,11 +139,11 @@ struct Infer: ParsableCommand {
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
 
-    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
-    var pin = "none"
+    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax). (default: none)", transform: PinningPolicy.init(parsing:))
+    var pin = PinningPolicy.none
 
-    @Option(help: "Backend: \(Backend.names.joined(separator: ", ")).")
-    var backend = Backend.default.name
+    @Option(help: "Backend (see README, \"Backends\").")
+    var backend = BackendName.packed
 
     @OptionGroup var kernelISA: KernelISAOption
 

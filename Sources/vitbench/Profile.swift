@@ -11,8 +11,8 @@ struct Profile: ParsableCommand {
     @OptionGroup var selection: ModelSelection
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
-    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax).")
-    var pin = "none"
+    @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax). (default: none)", transform: PinningPolicy.init(parsing:))
+    var pin = PinningPolicy.none
     @Option(help: "Profiled passes (each step's median is over these).")
     var passes = 20
     @Option(help: "Rows in the slowest-steps table.")

@@ -121,6 +121,29 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Backend and pinning are parsed once at the command line: a row writes each in one
+    /// spelling (so `Compact` and `compact` pair in `compare` and `--resume`), and a name the
+    /// tool does not know is a usage error listing the valid ones.
+    func testBackendAndPinningAreTypedAndCanonical() throws {
+        let r = try vitbench("bench", "--block", "fastvit.repmixer", "--dim", "16", "--resolution", "9", "--pin", "Compact",
+                             "--backend", "openblas", "--json", "--warmup-runs", "0", "--min-runs", "2", "--min-seconds", "0")
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("\"pinning\": \"compact\""), r.output)
+        XCTAssertTrue(r.output.contains("\"backend\": \"openblas\""), r.output)
+        XCTAssertTrue(r.output.contains("\"runtime\": \"vitbench\""), r.output)
+        let badBackend = try vitbench("bench", "--model", "fastvit_t8", "--backend", "mkl")
+        XCTAssertEqual(badBackend.status, 64, badBackend.output)
+        for name in ["packed", "openblas", "blis", "netlib", "xnnpack", "reference"] {
+            XCTAssertTrue(badBackend.output.contains("- \(name)\n"), badBackend.output)
+        }
+        let badPin = try vitbench("profile", "--model", "fastvit_t8", "--pin", "nearest")
+        XCTAssertEqual(badPin.status, 64, badPin.output)
+        XCTAssertTrue(badPin.output.contains("nearest"), badPin.output)
+        let help = try vitbench("infer", "--help")
+        let flatHelp = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(flatHelp.contains("values: packed, openblas, blis, netlib, xnnpack, reference"), help.output)
+    }
+
     func testBlocksAreListedDescribedAndMeasured() throws {
         let list = try vitbench("list", "--blocks")
         XCTAssertEqual(list.status, 0, list.output)

@@ -48,4 +48,22 @@ func assertMatchesReference(_ op: Operator, _ inputs: [Tensor], tolerance: Float
             }
         }
     }
+    // XNNPACK's operators (where it has one for `op`; the engine's kernel otherwise).
+    if let xnnpack = xnnpackBackend() {
+        for threads in [1, 3] {
+            let got = try runOperator(op, inputs, backend: xnnpack, threads: threads)
+            XCTAssertEqual(got.shape, expected.shape, "\(op.kind) shape on xnnpack", file: file, line: line)
+            let err = got.relativeError(to: expected)
+            XCTAssertLessThanOrEqual(err, tolerance, "\(op.kind), xnnpack, \(threads) threads, inputs \(inputs.map(\.shape)): relative error \(err)", file: file, line: line)
+        }
+    }
+}
+
+/// The `xnnpack` backend, or nil where XNNPACK is not installed — a failure in CI, which
+/// installs it (scripts/ensure-deps.sh), and a note elsewhere.
+func xnnpackBackend() -> Backend? {
+    do { return try Backend.xnnpack() } catch {
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("\(error)") } else { print("skipped: \(error)") }
+        return nil
+    }
 }

@@ -207,7 +207,7 @@ final class LoadedBLASBackendTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try Backend.named("mkl")) { error in
-            XCTAssertEqual("\(error)", "unknown backend 'mkl'; known: packed, openblas, blis, netlib, reference")
+            XCTAssertEqual("\(error)", "unknown backend 'mkl'; known: packed, openblas, blis, netlib, xnnpack, reference")
         }
     }
 }

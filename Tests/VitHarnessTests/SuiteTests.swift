@@ -53,7 +53,7 @@ final class SuiteTests: XCTestCase {
         for r in 0..<3 { XCTAssertEqual(Set(configs[(r * 4)..<(r * 4 + 4)].map(\.key)).count, 4) }
         XCTAssertEqual(configs.map(\.key), try Suite.parse(yaml, file: "t.yaml").configurations(threadCounts: counts).map(\.key),
                        "the shuffle is seeded")
-        XCTAssertTrue(configs.allSatisfy { $0.resolution == 64 && $0.pin == "none" })
+        XCTAssertTrue(configs.allSatisfy { $0.resolution == 64 && $0.pin == .none })
     }
 
     func assertSuiteError(_ yaml: String, line: Int?, contains parts: [String], file: StaticString = #filePath, fileLine: UInt = #line) {
@@ -72,7 +72,7 @@ final class SuiteTests: XCTestCase {
         assertSuiteError("name: x\nresolution: 224\nruns: []\n", line: 2, contains: ["resolution", "unknown field", "runs"])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    batch: [1, zero]\n", line: 3, contains: ["runs[0].batch", "integer", "'zero'"])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    forms: [fused]\n", line: 3, contains: ["runs[0].forms", "train, inference"])
-        assertSuiteError("runs:\n  - model: fastvit_t8\n    backends: mkl\n", line: 3, contains: ["backends", "packed, openblas, blis, netlib, reference"])
+        assertSuiteError("runs:\n  - model: fastvit_t8\n    backends: mkl\n", line: 3, contains: ["backends", "packed, openblas, blis, netlib, xnnpack, reference"])
         assertSuiteError("protocol: {min_runs: 0}\nruns:\n  - model: fastvit_t8\n", line: 1, contains: ["protocol.min_runs", "≥ 1"])
         assertSuiteError("runs:\n  - model: [fastvit_t8\n", line: 3, contains: ["syntax", "not valid YAML"])
         assertSuiteError("name: x\n", line: 1, contains: ["runs", "list of runs"])
@@ -135,7 +135,7 @@ final class SuiteTests: XCTestCase {
     func testPinsAreCheckedAndSpelledOneWay() throws {
         let suite = try Suite.parse("runs:\n  - model: fastvit_t8\n    threads: [all]\n    pin: [Compact, compact, 'cores=0-1', SCATTER+SMT]\n", file: "t.yaml")
         let configs = try suite.configurations(threadCounts: { spec, pin in spec == "all" ? [pin.smt ? 4 : 2] : [1] })
-        XCTAssertEqual(configs.map(\.pin), ["compact", "cores=0-1", "scatter+smt"])
+        XCTAssertEqual(configs.map(\.pin.description), ["compact", "cores=0-1", "scatter+smt"])
         XCTAssertEqual(configs.map(\.threads), [2, 2, 4])
         assertSuiteError("runs:\n  - model: fastvit_t8\n    pin: [compact, nearest]\n", line: 3, contains: ["runs[0].pin", "unknown policy 'nearest'"])
     }
@@ -154,7 +154,7 @@ final class SuiteTests: XCTestCase {
         twoEngines.threads = 2
         XCTAssertTrue(BenchmarkRunner.measure(twoEngines, protocol: .quick).error?.contains("oversubscribe") == true)
         var reference = configs[1]
-        reference.backend = "reference"
+        reference.backend = .reference
         XCTAssertTrue(BenchmarkRunner.measure(reference, protocol: .quick).error?.contains("applies to OpenBLAS's products") == true)
         assertSuiteError("runs:\n  - model: fastvit_t8\n    blas_threads: [0]\n", line: 3, contains: ["runs[0].blas_threads", "≥ 1"])
     }

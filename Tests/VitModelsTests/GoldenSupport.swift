@@ -38,8 +38,8 @@ struct Golden {
 
     func path(_ file: String) -> String { folder.appendingPathComponent(file).path }
 
-    func run(_ model: ImageClassifier, threads: Int = 2) throws -> Tensor {
-        let plan = try model.plan(batch: batch, height: height, width: width, pool: ThreadPool(threads: threads))
+    func run(_ model: ImageClassifier, threads: Int = 2, backend: Backend = .default) throws -> Tensor {
+        let plan = try model.plan(batch: batch, height: height, width: width, backend: backend, pool: ThreadPool(threads: threads))
         try plan.setInput(try Npy.read(path("input.npy")))
         plan.run()
         return plan.output()

@@ -162,6 +162,7 @@ public final class PlanBuilder {
         }
 
         let plan = Plan(arenaFloats: arenaFloats, scratchFloats: scratchFloats)
+        let xnnpack = backend.delegatesToXNNPACK ? try XNNPACKThreads(alongside: pool) : nil
         func pointer(_ id: Int) -> UnsafeMutablePointer<Float> { plan.arena + offsets[root(id)] }
         var steps: [Plan.Step] = []
         for node in nodes {
@@ -170,8 +171,16 @@ public final class PlanBuilder {
                                   output: pointer(node.output), outputShape: shapes[node.output],
                                   scratch: plan.scratch, pool: pool, gemm: backend.gemm,
                                   packsWeights: backend.packsWeights)
-            let run = backend.kernels == .optimized ? node.op.bindOptimized(ctx) : node.op.bindReference(ctx)
-            steps.append(Plan.Step(name: node.name, kind: node.op.kind, inputShapes: inShapes,
+            var kind = node.op.kind
+            let run: () -> Void
+            if let xnnpack, let delegable = node.op as? XNNPACKDelegable,
+               let delegated = try bindDelegated(delegable, ctx, xnnpack, module: node.name) {
+                run = delegated
+                kind = "xnnpack:" + kind
+            } else {
+                run = backend.kernels == .optimized ? node.op.bindOptimized(ctx) : node.op.bindReference(ctx)
+            }
+            steps.append(Plan.Step(name: node.name, kind: kind, inputShapes: inShapes,
                                    outputShape: shapes[node.output],
                                    macs: node.op.macs(inputs: inShapes, output: shapes[node.output]),
                                    parameterCount: node.op.parameterCount, run: run))
@@ -181,5 +190,14 @@ public final class PlanBuilder {
                     outputs: outputs.map { (pointer($0.id), shapes[$0.id]) },
                     backend: backend, pool: pool)
         return plan
+    }
+
+    private func bindDelegated(_ op: XNNPACKDelegable, _ ctx: StepContext, _ threads: XNNPACKThreads,
+                               module: String) throws -> (() -> Void)? {
+        do {
+            return try op.bindXNNPACK(ctx, threads: threads)
+        } catch let error as ShapeError {
+            throw PlanError(module: module, error.message)
+        }
     }
 }

@@ -62,6 +62,20 @@ public enum KernelSet: String, Sendable, CaseIterable {
     case reference
 }
 
+/// The backends a user can name (`--backend`, a suite's `backends:`), parsed once where the
+/// text enters and carried typed to the row, which writes the raw value.
+public enum BackendName: String, CaseIterable, Codable, Sendable {
+    case packed, openblas, blis, netlib, xnnpack, reference
+
+    /// The name as typed, or an error listing the valid ones.
+    public init(parsing text: String) throws {
+        guard let name = BackendName(rawValue: text.lowercased()) else {
+            throw BLASLibraryError(message: "unknown backend '\(text)'; known: \(Backend.names.joined(separator: ", "))")
+        }
+        self = name
+    }
+}
+
 /// A kernel set plus a GEMM: what `--backend` names.
 public struct Backend: Sendable {
     public let name: String
@@ -73,13 +87,18 @@ public struct Backend: Sendable {
     /// engine's packed-weight micro-kernels (`vb_gemm_packed`): weights packed once per plan,
     /// activations read in place.
     public let packsWeights: Bool
+    /// Operators XNNPACK also has (convolutions, linears, pooling, elementwise) run through
+    /// XNNPACK's operators; the plan's step kinds say which ("xnnpack:conv2d.1x1").
+    public let delegatesToXNNPACK: Bool
     public let summary: String
 
-    public init(name: String, kernels: KernelSet, gemm: GEMMBackend, packsWeights: Bool = false, summary: String) {
+    public init(name: String, kernels: KernelSet, gemm: GEMMBackend, packsWeights: Bool = false,
+                delegatesToXNNPACK: Bool = false, summary: String) {
         self.name = name
         self.kernels = kernels
         self.gemm = gemm
         self.packsWeights = packsWeights
+        self.delegatesToXNNPACK = delegatesToXNNPACK
         self.summary = summary
     }
 
@@ -100,8 +119,22 @@ public struct Backend: Sendable {
                 summary: "optimised kernels; every matrix product through \(library.rawValue)'s cblas_sgemm (loaded at run time)")
     }
 
-    /// Every backend a user can name; `blis` and `netlib` need their library (`BLASLibrary`).
-    public static let names = ["packed", "openblas", "blis", "netlib", "reference"]
+    /// XNNPACK's operators wherever it has them, the rest as `packed` runs it. Throws, naming
+    /// the package, where XNNPACK is not installed.
+    public static func xnnpack() throws -> Backend {
+        try XNNPACK.load()
+        return Backend(name: "xnnpack", kernels: .optimized, gemm: OpenBLASGEMM(), packsWeights: true,
+                       delegatesToXNNPACK: true,
+                       summary: "XNNPACK's operators for convolutions, linears, pooling and elementwise ops (loaded at run time); the rest as packed")
+    }
+
+    /// The runtime that executes the network, with its version where it is not vitbench's own
+    /// engine: what a result row records in its `runtime` column.
+    public var runtime: String { delegatesToXNNPACK ? XNNPACK.identity : "vitbench" }
+
+    /// Every backend a user can name; `blis` and `netlib` need their library (`BLASLibrary`),
+    /// `xnnpack` needs XNNPACK.
+    public static let names = BackendName.allCases.map(\.rawValue)
 
     /// What runs unless a backend is named: the fastest measured (README, "Backends").
     public static let `default` = Backend.packed
@@ -109,13 +142,18 @@ public struct Backend: Sendable {
     /// The backend called `name`; an unknown name, or a BLAS library this machine lacks, is an
     /// error that says what to do.
     public static func named(_ name: String) throws -> Backend {
+        try named(BackendName(parsing: name))
+    }
+
+    /// The backend called `name`; a library this machine lacks is an error naming its package.
+    public static func named(_ name: BackendName) throws -> Backend {
         switch name {
-        case "packed": return .packed
-        case "openblas": return .openblas
-        case "reference": return .reference
-        case "blis": return try loaded(.blis)
-        case "netlib": return try loaded(.netlib)
-        default: throw BLASLibraryError(message: "unknown backend '\(name)'; known: \(names.joined(separator: ", "))")
+        case .packed: return .packed
+        case .openblas: return .openblas
+        case .reference: return .reference
+        case .blis: return try loaded(.blis)
+        case .netlib: return try loaded(.netlib)
+        case .xnnpack: return try xnnpack()
         }
     }
 }

@@ -47,6 +47,8 @@ public final class ThreadPool: @unchecked Sendable {
     public static let spinMicroseconds: UInt64 = 2_000
 
     private var threads: [pthread_t] = []
+    /// The pool's own threads (not the caller): what another pool confines its threads to.
+    public var workerThreads: [pthread_t] { threads }
     /// generation << 32 | closed << 31 | workers inside the job.
     private let state = Atomic<UInt64>(ThreadPool.closedBit)
     /// Next task of each worker's block, 64 bytes apart (no false sharing).
