@@ -72,13 +72,15 @@ static void load_once(void) {
     void *handle = NULL;
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !handle; i++) {
         handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
-        if (handle) snprintf(library_path, sizeof library_path, "%s", candidates[i]);
+        if (handle) {
+            snprintf(library_path, sizeof library_path, "%s", candidates[i]);
+        } else if (i == 0) {
+            // The runtime file's reason is the one to report: the symlink is only a fallback.
+            const char *why = dlerror();
+            snprintf(load_error, sizeof load_error, "%s", why ? why : "libXNNPACK.so.0 not found");
+        }
     }
-    if (!handle) {
-        const char *why = dlerror();
-        snprintf(load_error, sizeof load_error, "%s", why ? why : "libXNNPACK.so.0 not found");
-        return;
-    }
+    if (!handle) return;
     struct { void **slot; const char *name; } symbols[] = {
         NAMED(initialize, "xnn_initialize"),
         NAMED(pool_create, "pthreadpool_create"),
