@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // ONNX export: the ONNX schema's messages (Sources/VitEngine/Export/onnx.pb.swift, generated
+        // once by scripts/onnx/generate.sh and committed).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -27,7 +30,8 @@ let package = Package(
         // XNNPACK, opened at run time (the `xnnpack` backend): nothing links it.
         .target(name: "CXNNPACK", path: "Sources/CXNNPACK", linkerSettings: [.linkedLibrary("dl")]),
         .target(
-            name: "VitEngine", dependencies: ["CBLAS", "CKernels", "CXNNPACK"], path: "Sources/VitEngine",
+            name: "VitEngine",
+            dependencies: ["CBLAS", "CKernels", "CXNNPACK", .product(name: "SwiftProtobuf", package: "swift-protobuf")], path: "Sources/VitEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
         .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc", .product(name: "Yams", package: "Yams")],

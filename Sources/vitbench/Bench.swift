@@ -40,6 +40,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure one configuration: a model (or mixer) or a block at one resolution, batch and thread count.")
 
     @OptionGroup var selection: ModelSelection
+    @OptionGroup var backendOption: BackendOption
 
     @Option(name: .shortAndLong, help: "Worker threads, or a sweep: 4, 1,2,all, 1..N, 1..all*2 (one row each).")
     var threads = "1"
@@ -64,7 +65,7 @@ struct Bench: ParsableCommand {
         let counts = try ThreadSweep.parse(threads, policy: policy, topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
-            let config = try selection.configuration(threads: t, pin: policy, isa: kernelISA.isa ?? .best,
+            let config = try selection.configuration(threads: t, backend: backendOption.backend, pin: policy, isa: kernelISA.isa ?? .best,
                                                      blasThreads: blasThreads)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)

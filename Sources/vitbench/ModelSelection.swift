@@ -3,8 +3,8 @@ import VitEngine
 import VitHarness
 import VitModels
 
-/// What to measure, as `bench` and `profile` take it: a model (or mixer) or a block, at one
-/// resolution, batch, form and backend.
+/// What to run, as `bench`, `profile` and `export` take it: a model (or mixer) or a block, at
+/// one resolution, batch and form.
 struct ModelSelection: ParsableArguments {
     @Option(help: "Model name (see `vitbench list`), e.g. fastvit_t8 or metaformer_s12.")
     var model: String?
@@ -27,9 +27,6 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "train (multi-branch, as trained) or inference (reparameterised).")
     var form: ModelForm = .inference
 
-    @Option(help: "Backend (see README, \"Backends\").")
-    var backend = BackendName.packed
-
     func validate() throws {
         guard (model == nil) != (block == nil) else { throw ValidationError("name either --model or --block") }
         if block != nil && mixer != nil { throw ValidationError("--mixer applies to models; blocks name their mixer (metaformer.pooling)") }
@@ -47,7 +44,8 @@ struct ModelSelection: ParsableArguments {
     }
 
     /// The configuration to measure with `threads` and `pin`, defaults filled in from the zoo.
-    func configuration(threads: Int, pin: PinningPolicy = .none, isa: KernelISA = .best, blasThreads: Int = 1) throws -> BenchConfiguration {
+    func configuration(threads: Int, backend: BackendName = .packed, pin: PinningPolicy = .none, isa: KernelISA = .best,
+                       blasThreads: Int = 1) throws -> BenchConfiguration {
         var dim: Int? = nil, res = resolution
         if let block {
             let info = try BlockZoo.named(block)
@@ -62,3 +60,9 @@ struct ModelSelection: ParsableArguments {
 }
 
 extension ModelForm: ExpressibleByArgument {}
+
+/// `--backend` for the commands that run a model.
+struct BackendOption: ParsableArguments {
+    @Option(help: "Backend (see README, \"Backends\").")
+    var backend = BackendName.packed
+}

@@ -9,6 +9,7 @@ struct Profile: ParsableCommand {
         abstract: "Time every step of a model's (or a block's) plan: per layer, block, stage and op kind, with the profiler's own overhead.")
 
     @OptionGroup var selection: ModelSelection
+    @OptionGroup var backendOption: BackendOption
     @Option(name: .shortAndLong, help: "Worker threads.")
     var threads = 1
     @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax). (default: none)", transform: PinningPolicy.init(parsing:))
@@ -26,7 +27,7 @@ struct Profile: ParsableCommand {
     func run() throws {
         try kernelISA.apply()
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        let c = try selection.configuration(threads: threads)
+        let c = try selection.configuration(threads: threads, backend: backendOption.backend)
         let backend = try parseBackend(c.backend), batch = c.batch, res = c.resolution
         let pinned = try PinnedPool(threads: threads, pin: pin, topology: Topology.thisMachine())
         defer { pinned.finish() }

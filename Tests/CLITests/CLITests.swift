@@ -144,6 +144,33 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(flatHelp.contains("values: packed, openblas, blis, netlib, xnnpack, reference"), help.output)
     }
 
+    /// `export` writes an ONNX file for a model or a block, and refuses what it cannot write.
+    func testExportWritesONNXAndRefusesBadRequests() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("m.onnx").path
+        let r = try vitbench("export", "--model", "mobileone_s0", "--resolution", "64", "--form", "train", "--onnx", model)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("mobileone_s0, train form, batch 1, 64x64"), r.output)
+        // An ONNX ModelProto: field 1 (ir_version) first, and the producer's name inside.
+        let data = try Data(contentsOf: URL(fileURLWithPath: model))
+        XCTAssertEqual(data.first, 0x08)
+        XCTAssertNotNil(data.range(of: Data("vitbench".utf8)))
+        let block = try vitbench("export", "--block", "fastvit.repmixer", "--dim", "16", "--resolution", "8",
+                                 "--onnx", dir.appendingPathComponent("b.onnx").path)
+        XCTAssertEqual(block.status, 0, block.output)
+        let unknown = try vitbench("export", "--model", "resnet50", "--onnx", model)
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.output.contains("resnet50"), unknown.output)
+        let unwritable = try vitbench("export", "--model", "mobileone_s0", "--resolution", "64", "--onnx", "/nonexistent/dir/m.onnx")
+        XCTAssertNotEqual(unwritable.status, 0)
+        XCTAssertTrue(unwritable.output.contains("/nonexistent/dir/m.onnx"), unwritable.output)
+        let blockWeights = try vitbench("export", "--block", "fastvit.repmixer", "--weights", model, "--onnx", model)
+        XCTAssertNotEqual(blockWeights.status, 0)
+        XCTAssertTrue(blockWeights.output.contains("--weights applies to models"), blockWeights.output)
+    }
+
     func testBlocksAreListedDescribedAndMeasured() throws {
         let list = try vitbench("list", "--blocks")
         XCTAssertEqual(list.status, 0, list.output)

@@ -22,7 +22,7 @@ public final class PlanBuilder {
     /// For views (reshape): the value whose memory this one reuses.
     private(set) var aliasOf: [Int?] = []
     private(set) var nodes: [Node] = []
-    private var inputIDs: [Int] = []
+    private(set) var inputIDs: [Int] = []
     private var scopes: [String] = []
 
     public init(backend: Backend = .default, pool: ThreadPool) {

@@ -1,3 +1,4 @@
+import Foundation
 import VitEngine
 
 /// One building block of a family — a token mixer, an attention layer, a patch embedding —
@@ -22,6 +23,13 @@ extension BenchmarkBlock {
         let b = PlanBuilder(backend: backend, pool: pool)
         let x = b.input(inputShape(batch: batch, height: height, width: width))
         return try b.build(outputs: [try forward(b, x)])
+    }
+
+    /// The block as an ONNX model, its input in the block's own layout (`inputShape`).
+    public func exportONNX(batch: Int, height: Int, width: Int) throws -> Data {
+        let b = PlanBuilder(pool: ThreadPool(threads: 1))
+        let x = b.input(inputShape(batch: batch, height: height, width: width))
+        return try b.exportONNX(outputs: [try forward(b, x)])
     }
 
     /// Multiply-accumulates of one forward pass of one input.

@@ -1,3 +1,4 @@
+import Foundation
 import VitEngine
 
 /// An image classifier defined as timm defines it: a module tree whose tensors carry timm's
@@ -31,6 +32,16 @@ extension ImageClassifier {
         let x = try b.apply(Permute([0, 2, 3, 1]), [input], name: "input_nhwc")
         let logits = try forward(b, x)
         return try b.build(outputs: [logits])
+    }
+
+    /// The same network as `plan` lowers, written as an ONNX model (`PlanBuilder.exportONNX`):
+    /// input `input` NCHW [batch, 3, H, W], output `output` [batch, classes].
+    public func exportONNX(batch: Int, height: Int, width: Int) throws -> Data {
+        try checkInput(height: height, width: width)
+        let b = PlanBuilder(pool: ThreadPool(threads: 1))
+        let input = b.input([batch, 3, height, width])
+        let x = try b.apply(Permute([0, 2, 3, 1]), [input], name: "input_nhwc")
+        return try b.exportONNX(outputs: [try forward(b, x)])
     }
 
     public var parameterCount: Int { stateDict.parameterCount }
