@@ -71,6 +71,9 @@ public struct BenchResult: Sendable {
     /// What the model said about this input size (e.g. LeViT's attention biases rebuilt for the
     /// grid): printed by the commands, kept in the `notes` column.
     public var notes: [String] = []
+    /// What executed the network when it was not vitbench's engine: an external runtime's name,
+    /// version and settings (the `runtime` column).
+    public var runtime: String? = nil
 
     public var imagesPerSecond: Double? {
         measurement.map { Double(configuration.batch) / $0.statistics.median }
@@ -94,7 +97,7 @@ public struct BenchResult: Sendable {
             // The BLAS behind the backend's products, with version and kernel configuration.
             ("blas", (try? Backend.named(c.backend))?.gemm.identity ?? ""), ("blas_threads", "\(c.blasThreads)"),
             // What executed the network: vitbench's engine, or the library it delegated to.
-            ("runtime", (try? Backend.named(c.backend))?.runtime ?? ""),
+            ("runtime", runtime ?? (try? Backend.named(c.backend))?.runtime ?? ""),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),
@@ -119,8 +122,11 @@ public enum BenchmarkRunner {
     /// Builds the model (random weights) in the requested form, lowers it once, fills the input
     /// with random data, and measures `plan.run()` under `proto`. Failures become a result with
     /// an error, never a crash.
+    /// An external runtime (`onnxruntime`, `openvino`) is timed by its runner on the engine's
+    /// ONNX export, confined to `cpus` (the PUs the pinning policy gave the engine's workers).
     public static func measure(_ c: BenchConfiguration, protocol proto: MeasurementProtocol,
-                               pool: ThreadPool? = nil) -> BenchResult {
+                               pool: ThreadPool? = nil, cpus: [Int]? = nil) -> BenchResult {
+        if c.backend.isExternalRuntime { return ExternalRuntime.measure(c, protocol: proto, cpus: cpus) }
         ResidentMemory.resetPeak()
         var result = measureUnlessFailing(c, protocol: proto, pool: pool)
         result.peakRSSBytes = ResidentMemory.peakBytes()

@@ -40,6 +40,13 @@ public struct Measurement: Sendable {
     public let coldSeconds: Double
     public let statistics: SampleStatistics
 
+    /// Timings taken elsewhere (an external runtime's runner), in seconds.
+    public init(samples: [Double], coldSeconds: Double) {
+        self.samples = samples
+        self.coldSeconds = coldSeconds
+        statistics = SampleStatistics(samples)
+    }
+
     /// Runs `body` under `protocol`.
     public static func run(_ proto: MeasurementProtocol, _ body: () -> Void) -> Measurement {
         let clock = ContinuousClock()
@@ -62,6 +69,6 @@ public struct Measurement: Sendable {
             let elapsed = seconds(clock.now - start)
             if (samples.count >= proto.minRuns && elapsed >= proto.minSeconds) || elapsed >= proto.maxSeconds { break }
         }
-        return Measurement(samples: samples, coldSeconds: cold, statistics: SampleStatistics(samples))
+        return Measurement(samples: samples, coldSeconds: cold)
     }
 }

@@ -21,6 +21,10 @@ public struct PinnedPool {
         pinner = p
     }
 
+    /// The OS CPU numbers of the PUs the workers are bound to, worker by worker; nil when the
+    /// policy binds nothing. An external runtime is confined to these.
+    public var cpus: [Int]? { pinner.flatMap { $0.plan.isEmpty ? nil : $0.plan.map(\.osIndex) } }
+
     /// Gives the calling thread (worker 0) its affinity back, so that later pools and threads do
     /// not inherit this configuration's binding.
     public func finish() { pinner?.restoreCallingThread() }

@@ -43,7 +43,7 @@ public struct SuiteRunner {
                 let pinned = try makePool(c)
                 status = pinned.status
                 if status.contains("NOT pinned") || status.contains("partly") { progress("  \(status)") }
-                result = BenchmarkRunner.measure(c, protocol: suite.measurement, pool: pinned.pool)
+                result = BenchmarkRunner.measure(c, protocol: suite.measurement, pool: pinned.pool, cpus: pinned.cpus)
                 pinned.finish()
             } catch {
                 result = BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")

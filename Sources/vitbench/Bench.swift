@@ -69,7 +69,7 @@ struct Bench: ParsableCommand {
                                                      blasThreads: blasThreads)
             let pinned = try environment.makePool(config)
             FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
-            let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool)
+            let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool, cpus: pinned.cpus)
             pinned.finish()
             if i == 0 { for note in result.notes { FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!) } }
             let fields = environment.columns + [("pinning_status", pinned.status)] + result.fields(noiseThreshold: proto.noiseThreshold)

@@ -6,7 +6,8 @@
 #
 # Usage: scripts/peers/setup.sh [--light] [DIR]
 #   DIR      where the environment goes (default: $HOME/.vitbench-peers)
-#   --light  only onnx + onnxruntime (+ numpy): enough to run an existing .onnx file
+#   --light  the runtimes without PyTorch: onnx, onnxruntime, openvino (+ numpy) — what the
+#            `onnxruntime` and `openvino` backends and the ONNX export's tests need (CI runs this)
 # The full set is large (PyTorch alone is several GB) and takes minutes on a first run. Running it
 # again is cheap: an existing environment is reused and pip leaves satisfied pins alone.
 # Then:  DIR/bin/python scripts/peers/peer_models.py --help
@@ -19,15 +20,15 @@ dir=
 for arg in "$@"; do
   case "$arg" in
     --light) light=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
     *) [ -z "$dir" ] || { echo "setup.sh: one directory only" >&2; exit 2; }; dir=$arg ;;
   esac
 done
 dir=${dir:-$HOME/.vitbench-peers}
 
-light_pins=(numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0)
-full_pins=("${light_pins[@]}" torch==2.15.0 timm==1.0.31 openvino==2026.4.1 onnxscript==0.7.2 safetensors==0.8.0)
+light_pins=(numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 openvino==2026.4.1)
+full_pins=("${light_pins[@]}" torch==2.15.0 timm==1.0.31 onnxscript==0.7.2 safetensors==0.8.0)
 if [ $light = 1 ]; then pins=("${light_pins[@]}"); else pins=("${full_pins[@]}"); fi
 
 python=${PYTHON:-python3}

@@ -66,6 +66,13 @@ public enum KernelSet: String, Sendable, CaseIterable {
 /// text enters and carried typed to the row, which writes the raw value.
 public enum BackendName: String, CaseIterable, Codable, Sendable {
     case packed, openblas, blis, netlib, xnnpack, reference
+    /// Production runtimes, timed out of process on vitbench's ONNX export of the same network
+    /// (`ExternalRuntime` in the harness): `bench` and `run` measure them; the engine's own
+    /// commands (`infer`, `profile`, `kernels`) do not run them.
+    case onnxruntime, openvino
+
+    /// Whether the backend is a runtime other than vitbench's engine.
+    public var isExternalRuntime: Bool { self == .onnxruntime || self == .openvino }
 
     /// The name as typed, or an error listing the valid ones.
     public init(parsing text: String) throws {
@@ -154,6 +161,9 @@ public struct Backend: Sendable {
         case .blis: return try loaded(.blis)
         case .netlib: return try loaded(.netlib)
         case .xnnpack: return try xnnpack()
+        case .onnxruntime, .openvino:
+            throw BLASLibraryError(message: "\(name.rawValue) is a runtime of its own, not a backend of vitbench's engine: "
+                                   + "`vitbench bench` and suites measure it; this command runs the engine")
         }
     }
 }
