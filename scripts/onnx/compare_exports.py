@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""ONNX Runtime on vitbench's export of a timm model against ONNX Runtime on torch.onnx.export of
+the same timm model: does the runtime run vitbench's graph as fast as the graph users would
+otherwise export? Both in the inference (reparameterised) form at the model's published
+resolution, batch 1, opset 17; the same session settings (ORT_ENABLE_ALL, --threads intra-op
+threads, sequential); the two sessions alternated round by round (each round times both, so
+drift hits both alike), and the per-round ratios' median reported.
+
+The torch export comes from scripts/peers/peer_models.py's cache (made there with PyTorch if
+missing: needs the full peer environment, scripts/peers/setup.sh); vitbench's from
+`vitbench export`. Weights are random on both sides (latency does not depend on them).
+
+Usage: compare_exports.py [--vitbench .build/release/vitbench] [--models a,b] [--threads 1]
+                          [--rounds 5] [--min-seconds 0.5] [--json]
+Pin it as vitbench is pinned (taskset -c CPU ...). Prints one line per model: the two medians
+and vitbench/torch (above 1: ONNX Runtime runs vitbench's graph slower), then the geometric mean.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'peers'))
+import peer_models  # noqa: E402  (the torch export and its cache)
+
+TIMM = ['fastvit_t8', 'fastvit_t12', 'fastvit_s12', 'fastvit_sa12', 'fastvit_sa24', 'fastvit_sa36', 'fastvit_ma36',
+        'mobileone_s0', 'mobileone_s1', 'mobileone_s2', 'mobileone_s3', 'mobileone_s4',
+        'poolformer_s12', 'poolformer_s24', 'poolformer_s36',
+        'deit_tiny_patch16_224', 'deit_small_patch16_224', 'deit_base_patch16_224',
+        'levit_128s', 'levit_128', 'levit_192', 'levit_256', 'levit_384',
+        'mobilevit_xxs', 'mobilevit_xs', 'mobilevit_s']
+
+
+def resolution(name):
+    return 256 if name.startswith(('fastvit', 'mobilevit')) else 224
+
+
+def torch_export(name, res, cache):
+    import timm
+    import torch
+    from timm.utils.model import reparameterize_model
+    tag = f'torch{torch.__version__.split("+")[0]}-timm{timm.__version__}'
+    path = os.path.join(cache, f'{name}_{res}_b1_seed0_opset17_{tag}.onnx')
+    if not os.path.exists(path):
+        torch.manual_seed(0)
+        model = reparameterize_model(timm.create_model(name, pretrained=False).eval())
+        peer_models.export_onnx(model, torch.randn(1, 3, res, res), path)
+    return path
+
+
+def time_once(run, min_seconds):
+    times, start = [], time.perf_counter()
+    while len(times) < 5 or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--vitbench', default='.build/release/vitbench')
+    ap.add_argument('--models', default=','.join(TIMM))
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--rounds', type=int, default=5)
+    ap.add_argument('--min-seconds', type=float, default=0.5)
+    ap.add_argument('--cache', default=peer_models.default_cache())
+    ap.add_argument('--json', action='store_true')
+    a = ap.parse_args()
+    import numpy as np
+    import onnxruntime as ort
+
+    ratios = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in filter(None, a.models.split(',')):
+            res = resolution(name)
+            ours = os.path.join(tmp, f'{name}.onnx')
+            subprocess.run([a.vitbench, 'export', '--model', name, '--resolution', str(res), '--onnx', ours],
+                           check=True, stdout=subprocess.DEVNULL)
+            theirs = torch_export(name, res, a.cache)
+            x = np.random.default_rng(0).standard_normal((1, 3, res, res)).astype(np.float32)
+            runs = {}
+            for label, path in (('vitbench', ours), ('torch', theirs)):
+                s = peer_models.ort_session(path, a.threads)
+                s(x)
+                runs[label] = (lambda s=s: s(x))
+            per_round, medians = [], {'vitbench': [], 'torch': []}
+            for r in range(a.rounds):
+                order = ('vitbench', 'torch') if r % 2 == 0 else ('torch', 'vitbench')
+                t = {label: time_once(runs[label], a.min_seconds) for label in order}
+                for label in t:
+                    medians[label].append(t[label])
+                per_round.append(t['vitbench'] / t['torch'])
+            ratio = statistics.median(per_round)
+            ratios.append(ratio)
+            row = {'model': name, 'res': res, 'threads': a.threads, 'ort': ort.__version__,
+                   'vitbench_export_ms': round(statistics.median(medians['vitbench']), 3),
+                   'torch_export_ms': round(statistics.median(medians['torch']), 3),
+                   'ratio': round(ratio, 3), 'ratio_range': [round(min(per_round), 3), round(max(per_round), 3)]}
+            print(json.dumps(row) if a.json else
+                  f"{name:24} {res}  vitbench export {row['vitbench_export_ms']:9.3f} ms  torch export "
+                  f"{row['torch_export_ms']:9.3f} ms  ratio {ratio:.3f} ({min(per_round):.3f}-{max(per_round):.3f})",
+                  flush=True)
+    if ratios:
+        g = math.exp(sum(map(math.log, ratios)) / len(ratios))
+        print(json.dumps({'geomean_ratio': round(g, 4), 'models': len(ratios)}) if a.json else
+              f"geometric mean of vitbench/torch over {len(ratios)} models: {g:.3f}")
+
+
+if __name__ == '__main__':
+    main()
