@@ -95,6 +95,7 @@ final class ONNXExportTests: XCTestCase {
             ("avgpool_pad_counted", Pool2d(.average, kernel: 3, stride: 2, padding: 1, countIncludePad: true), map),
             ("avgpool_pad_excluded", Pool2d(.average, kernel: 3, stride: 1, padding: 1, countIncludePad: false), map),
             ("maxpool", Pool2d(.max, kernel: 3, stride: 2, padding: 1), map),
+            ("subsample", Pool2d(.max, kernel: 1, stride: 2), map),
             ("resize_up", BilinearResize(height: 11, width: 9), map),
             ("resize_down", BilinearResize(height: 3, width: 4), map),
             ("conv_grouped_silu_tanh", Conv2d(weight: r([8, 4, 3, 1], 0.3), bias: r([8], 0.1), stride: (2, 1), padding: (1, 0),

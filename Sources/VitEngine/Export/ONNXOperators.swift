@@ -146,6 +146,15 @@ extension ScaledResidual: ONNXExportable {
 
 extension Pool2d: ONNXExportable {
     func exportONNX(_ g: inout ONNXGraph, _ s: ONNXStep) throws {
+        if kernel == 1 && padding == 0 {
+            // A 1x1 window is a strided subsample (LeViT's `x[:, ::2, ::2]`): a Slice with steps
+            // on the NHWC axes, as torch writes it, with no layout change.
+            let x = s.inputShapes[0], m = s.module
+            g.node("Slice", [s.inputs[0], g.int64s("\(m)/starts", [0, 0]), g.int64s("\(m)/ends", [x[1], x[2]]),
+                             g.int64s("\(m)/axes", [1, 2]), g.int64s("\(m)/steps", [stride, stride])],
+                   module: m, output: s.output)
+            return
+        }
         var attributes = [ONNXGraph.ints("kernel_shape", [kernel, kernel]), ONNXGraph.ints("strides", [stride, stride]),
                           ONNXGraph.ints("pads", [padding, padding, padding, padding])]
         if mode == .average { attributes.append(ONNXGraph.int("count_include_pad", countIncludePad ? 1 : 0)) }
