@@ -409,3 +409,33 @@ final class IOTests: XCTestCase {
         assertFormatError(try Npy.read(p), file: p, mentions: ["trailing data", "3 bytes beyond the 24"])
     }
 }
+
+/// `Tensor.permuted` — a blocked transpose where the permutation is a (batched) transpose, an
+/// odometer walk otherwise — against the definition, index by index.
+final class TensorPermuteTests: XCTestCase {
+    func testPermutedMatchesTheDefinition() {
+        var rng = makeRNG()
+        let cases: [([Int], [Int])] = [
+            ([37, 53], [1, 0]), ([768, 3], [1, 0]), ([2, 17, 9], [0, 2, 1]), ([5, 3, 4, 6], [0, 2, 3, 1]),
+            ([5, 3, 4, 6], [0, 3, 1, 2]), ([6, 2, 3, 3], [2, 3, 1, 0]), ([4, 1, 7], [1, 0, 2]), ([3, 4, 5], [2, 0, 1]),
+            ([1, 1], [1, 0]), ([0, 5], [1, 0]),
+        ]
+        for (shape, axes) in cases {
+            let x = Tensor(randomNormal: shape, rng: &rng)
+            let y = x.permuted(axes)
+            XCTAssertEqual(y.shape, axes.map { shape[$0] })
+            let inStrides = Tensor.strides(shape), outShape = y.shape
+            for o in 0..<y.count {
+                var rem = o, src = 0
+                for a in stride(from: outShape.count - 1, through: 0, by: -1) {
+                    src += (rem % outShape[a]) * inStrides[axes[a]]
+                    rem /= outShape[a]
+                }
+                if y.data[o] != x.data[src] {
+                    XCTFail("\(shape) permuted \(axes): element \(o) is \(y.data[o]), expected \(x.data[src])")
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A dense float32 tensor with value semantics: weights, model inputs and outputs, test data.
@@ -73,6 +74,21 @@ public struct Tensor: Equatable, Sendable {
         let permStrides = axes.map { inStrides[$0] }
         var out = [Float](repeating: 0, count: count)
         if count == 0 { return Tensor(shape: outShape, data: out) }
+        // A (batched) transpose — every weight layout change of a plan ([out, in] → [in, out],
+        // OIHW → HWIO) — runs the engine's blocked transpose: walking the source by a large
+        // stride one element at a time was most of `vitbench list`'s time.
+        let (cs, ca) = Permute.collapsed(shape, axes)
+        if ca == [1, 0] || ca == [0, 2, 1] {
+            let batch = ca.count == 3 ? cs[0] : 1, rows = cs[cs.count - 2], cols = cs[cs.count - 1]
+            data.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for b in 0..<batch {
+                        vb_transpose(src.baseAddress! + b * rows * cols, rows, cols, dst.baseAddress! + b * rows * cols)
+                    }
+                }
+            }
+            return Tensor(shape: outShape, data: out)
+        }
         var index = [Int](repeating: 0, count: rank)
         data.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in

@@ -50,6 +50,9 @@ public struct ModelInfo {
 
     /// Builds the model with deterministic random weights (latency runs).
     public func random(seed: UInt64 = 0) throws -> ImageClassifier { try load(.random(seed: seed)) }
+
+    /// Builds the model with constant weights: to count parameters and MACs, fast.
+    public func placeholder() throws -> ImageClassifier { try load(.placeholder) }
 }
 
 /// Every model, in one list: a new family adds its entries here.

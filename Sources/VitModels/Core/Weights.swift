@@ -12,6 +12,9 @@ public final class Weights {
     enum Source {
         case tensors([String: Tensor], origin: String)
         case random(seed: UInt64)
+        /// Every tensor a constant of its kind (zeros; ones for scales and variances): a model
+        /// built only to count its parameters and MACs, with no random numbers drawn.
+        case placeholder
     }
 
     let source: Source
@@ -33,6 +36,12 @@ public final class Weights {
 
     /// Deterministic random weights: the same key gets the same values whatever the build order.
     public static func random(seed: UInt64 = 0) -> Weights { Weights(seed: seed) }
+
+    /// Constant weights of the right shapes: for counting (`vitbench list`, `info`), where
+    /// drawing hundreds of millions of random numbers took most of the time.
+    public static var placeholder: Weights { Weights(placeholder: ()) }
+
+    private init(placeholder: Void) { source = .placeholder }
 
     private init(seed: UInt64) { source = .random(seed: seed) }
 
@@ -105,6 +114,12 @@ public final class Weights {
             case .bnBias: return Tensor(randomNormal: shape, scale: 0.05, rng: &rng)
             case .bnMean: return Tensor(randomNormal: shape, scale: 0.05, rng: &rng)
             case .bnVariance: return Tensor(randomUniform: shape, in: 0.8...1.2, rng: &rng)
+            }
+        case .placeholder:
+            switch initializer {
+            case .ones, .bnWeight, .bnVariance: return Tensor(repeating: 1, shape: shape)
+            case .constant(let v): return Tensor(repeating: v, shape: shape)
+            case .fanIn, .zeros, .normal, .bnBias, .bnMean: return Tensor(zeros: shape)
             }
         }
     }
