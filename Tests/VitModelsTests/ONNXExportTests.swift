@@ -171,14 +171,14 @@ final class ONNXExportTests: XCTestCase {
             let input = dir.appendingPathComponent("\(i).input.npy").path
             let output = dir.appendingPathComponent("\(i).output.npy").path
             // An input on which the network is well-conditioned: random-weight networks can be
-            // chaotic on some inputs (mobileone_s4's train form: a 1e-6 relative nudge of one
+            // chaotic on most inputs (mobileone_s4 in either form: a 1e-6 relative nudge of one
             // input moved its logits by 11%, so no two float implementations agree there).
             var chosen: (Tensor, Tensor)?
-            for _ in 0..<6 where chosen == nil {
+            for _ in 0..<12 where chosen == nil {
                 let x = Tensor(randomNormal: c.inputShape, rng: &rng)
                 let nudged = Tensor(shape: x.shape, data: zip(x.data, Tensor(randomNormal: x.shape, rng: &rng).data).map { $0 * (1 + 1e-6 * $1) })
                 let y = try c.run(x)
-                if try c.run(nudged).relativeError(to: y) <= 1e-5 { chosen = (x, y) }
+                if try c.run(nudged).relativeError(to: y) <= 2e-5 { chosen = (x, y) }
             }
             let wellConditioned = chosen != nil
             if !wellConditioned {
