@@ -6,9 +6,13 @@ resolution, batch 1, opset 17; the same session settings (ORT_ENABLE_ALL, --thre
 threads, sequential); the two sessions alternated round by round (each round times both, so
 drift hits both alike), and the per-round ratios' median reported.
 
-The torch export comes from scripts/peers/peer_models.py's cache (made there with PyTorch if
-missing: needs the full peer environment, scripts/peers/setup.sh); vitbench's from
-`vitbench export`. Weights are random on both sides (latency does not depend on them).
+Both graphs carry the same weights: timm builds the model (seed 0, random init), its train-time
+state_dict is saved as safetensors and loaded by `vitbench export --weights` (vitbench fuses the
+branches itself), while torch.onnx.export writes timm's reparameterised model (cached by
+scripts/peers/peer_models.py). Same weights matter: random values of another scale can put a
+runtime's kernels on denormals and time the weights instead of the graph. The two files'
+outputs on one input are compared too (max|Δ|/max|ref|): the same network, exported twice.
+Needs the full peer environment (scripts/peers/setup.sh).
 
 Usage: compare_exports.py [--vitbench .build/release/vitbench] [--models a,b] [--threads 1]
                           [--rounds 5] [--min-seconds 0.5] [--json]
@@ -40,16 +44,20 @@ def resolution(name):
     return 256 if name.startswith(('fastvit', 'mobilevit')) else 224
 
 
-def torch_export(name, res, cache):
+def torch_export(name, res, cache, weights):
+    """timm's model (seed 0): its train-time state_dict saved to `weights`, its reparameterised
+    form exported (cached)."""
     import timm
     import torch
+    from safetensors.torch import save_file
     from timm.utils.model import reparameterize_model
+    torch.manual_seed(0)
+    model = timm.create_model(name, pretrained=False).eval()
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, weights)
     tag = f'torch{torch.__version__.split("+")[0]}-timm{timm.__version__}'
     path = os.path.join(cache, f'{name}_{res}_b1_seed0_opset17_{tag}.onnx')
     if not os.path.exists(path):
-        torch.manual_seed(0)
-        model = reparameterize_model(timm.create_model(name, pretrained=False).eval())
-        peer_models.export_onnx(model, torch.randn(1, 3, res, res), path)
+        peer_models.export_onnx(reparameterize_model(model), torch.randn(1, 3, res, res), path)
     return path
 
 
@@ -79,16 +87,17 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in filter(None, a.models.split(',')):
             res = resolution(name)
-            ours = os.path.join(tmp, f'{name}.onnx')
-            subprocess.run([a.vitbench, 'export', '--model', name, '--resolution', str(res), '--onnx', ours],
-                           check=True, stdout=subprocess.DEVNULL)
-            theirs = torch_export(name, res, a.cache)
+            ours, weights = os.path.join(tmp, f'{name}.onnx'), os.path.join(tmp, f'{name}.safetensors')
+            theirs = torch_export(name, res, a.cache, weights)
+            subprocess.run([a.vitbench, 'export', '--model', name, '--resolution', str(res), '--weights', weights,
+                            '--form', 'inference', '--onnx', ours], check=True, stdout=subprocess.DEVNULL)
             x = np.random.default_rng(0).standard_normal((1, 3, res, res)).astype(np.float32)
-            runs = {}
+            runs, outputs = {}, {}
             for label, path in (('vitbench', ours), ('torch', theirs)):
                 s = peer_models.ort_session(path, a.threads)
-                s(x)
+                outputs[label] = s(x)
                 runs[label] = (lambda s=s: s(x))
+            agreement = float(np.abs(outputs['vitbench'] - outputs['torch']).max() / np.abs(outputs['torch']).max())
             per_round, medians = [], {'vitbench': [], 'torch': []}
             for r in range(a.rounds):
                 order = ('vitbench', 'torch') if r % 2 == 0 else ('torch', 'vitbench')
@@ -101,10 +110,12 @@ def main():
             row = {'model': name, 'res': res, 'threads': a.threads, 'ort': ort.__version__,
                    'vitbench_export_ms': round(statistics.median(medians['vitbench']), 3),
                    'torch_export_ms': round(statistics.median(medians['torch']), 3),
-                   'ratio': round(ratio, 3), 'ratio_range': [round(min(per_round), 3), round(max(per_round), 3)]}
+                   'ratio': round(ratio, 3), 'ratio_range': [round(min(per_round), 3), round(max(per_round), 3)],
+                   'outputs_rel_err': float(f'{agreement:.2e}')}
             print(json.dumps(row) if a.json else
                   f"{name:24} {res}  vitbench export {row['vitbench_export_ms']:9.3f} ms  torch export "
-                  f"{row['torch_export_ms']:9.3f} ms  ratio {ratio:.3f} ({min(per_round):.3f}-{max(per_round):.3f})",
+                  f"{row['torch_export_ms']:9.3f} ms  ratio {ratio:.3f} ({min(per_round):.3f}-{max(per_round):.3f})"
+                  f"  outputs agree to {agreement:.1e}",
                   flush=True)
     if ratios:
         g = math.exp(sum(map(math.log, ratios)) / len(ratios))
