@@ -7,7 +7,12 @@
 set -euo pipefail
 multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo "$(uname -m)-linux-gnu")
 have_linked() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas hwloc 2>/dev/null; }
-have_loaded() { [ -e "/usr/lib/$multiarch/libblis.so.4" ] && [ -e "/usr/lib/$multiarch/blas/libblas.so.3" ] && [ -e "/usr/lib/$multiarch/libXNNPACK.so.0" ]; }
+# XNNPACK: the names the loader tries (Sources/CXNNPACK): libXNNPACK.so.0 (bookworm), else the -dev
+# package's libXNNPACK.so (newer Debian versions the soname: libXNNPACK.so.0.20241108).
+have_loaded() {
+  [ -e "/usr/lib/$multiarch/libblis.so.4" ] && [ -e "/usr/lib/$multiarch/blas/libblas.so.3" ] &&
+    { [ -e "/usr/lib/$multiarch/libXNNPACK.so.0" ] || [ -e "/usr/lib/$multiarch/libXNNPACK.so" ]; }
+}
 if have_linked && have_loaded; then
   exit 0
 fi

@@ -50,8 +50,18 @@ public struct MachineInfo: Sendable {
         let topo = try topology ?? Topology.thisMachine()
         let cpuinfo = CPUInfo.read()
         let arch = MachineInfo.unameFields().machine
+        #if arch(arm64)
+        // Never /proc/cpuinfo's x86 fields or hwloc's CPUModel here: under qemu user-mode
+        // emulation they describe the host. The cores come from MIDR_EL1, the features from hwcaps.
+        let arm = ARMCPU.read(cpuinfo)
+        let cpu = arm.name
+        let signature = arm.signature
+        let isa = arm.isaFeatures
+        #else
         let cpu = MachineInfo.cpuModel(topo, cpuinfo)
+        let signature = cpuinfo.signature
         let isa = cpuinfo.isaFeatures
+        #endif
         let numa = topo.numaNodes.count
         let memory = topo.numaNodes.reduce(UInt64(0)) { $0 + $1.memoryBytes }
         let allowed = topo.pus.map(\.osIndex).sorted()
@@ -68,7 +78,7 @@ public struct MachineInfo: Sendable {
         ].joined(separator: "|")
         let (governor, frequency) = MachineInfo.frequencyState(allowed, cpuinfo)
         return MachineInfo(
-            cpu: cpu, cpuSignature: cpuinfo.signature, arch: arch, isaFeatures: isa, kernelISA: KernelISA.selected,
+            cpu: cpu, cpuSignature: signature, arch: arch, isaFeatures: isa, kernelISA: KernelISA.selected,
             packages: topo.packages.count,
             numaNodes: numa == 0 ? "0" : "\(numa) (\(Topology.bytes(memory)))",
             cores: topo.cores.count, pus: topo.pus.count, smtWidth: topo.smtWidth,
@@ -171,8 +181,8 @@ public struct MachineInfo: Sendable {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// hwloc's CPUModel (x86, many ARM servers), else /proc/cpuinfo's model name, else the
-    /// ARM core names decoded from implementer/part (phones and boards report only those).
+    /// hwloc's CPUModel, else /proc/cpuinfo's model name, else the ARM core names decoded from
+    /// implementer/part. (On arm64 `collect` uses `ARMCPU` instead: see there.)
     static func cpuModel(_ topo: Topology, _ cpuinfo: CPUInfo) -> String {
         if let m = topo.cpuModel?.trimmingCharacters(in: .whitespaces), !m.isEmpty { return m }
         if let m = cpuinfo.first("model name") ?? cpuinfo.first("Model name") { return m }
@@ -245,10 +255,20 @@ public struct MachineInfo: Sendable {
 struct CPUInfo {
     var records: [[(String, String)]]
 
+    /// The file as the running architecture can trust it: on arm64, only an ARM file (qemu's
+    /// user-mode emulation passes the host's through, an x86 one with `model name`, `flags` and
+    /// `cpu MHz` that describe another CPU), else nothing.
     static func read(path: String = "/proc/cpuinfo") -> CPUInfo {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return CPUInfo(records: []) }
-        return CPUInfo(text)
+        let info = CPUInfo(text)
+        #if arch(arm64)
+        guard info.isARM else { return CPUInfo(records: []) }
+        #endif
+        return info
     }
+
+    /// Whether the file is an ARM kernel's (implementer/part or `Features`, no x86 `flags`).
+    var isARM: Bool { first("flags") == nil && (first("CPU implementer") != nil || first("Features") != nil) }
 
     init(records: [[(String, String)]]) { self.records = records }
 
@@ -291,9 +311,13 @@ struct CPUInfo {
 
     /// x86 `flags` or ARM `Features` of the first processor, mapped to the names people use.
     /// Both are read on every architecture: the file says which it is.
-    var isaFeatures: [String] {
-        let flags = Set((first("flags") ?? first("Features") ?? "").split(separator: " ").map(String.init))
-        return CPUInfo.featureNames.filter { flags.contains($0.flag) }.map(\.name)
+    var isaFeatures: [String] { CPUInfo.isaFeatures(flags: first("flags") ?? first("Features") ?? "") }
+
+    /// Space-separated kernel flag names (x86 `flags`, ARM `Features` or hwcaps) mapped to the
+    /// names people use, in `featureNames` order.
+    static func isaFeatures(flags text: String) -> [String] {
+        let flags = Set(text.split(separator: " ").map(String.init))
+        return featureNames.filter { flags.contains($0.flag) }.map(\.name)
     }
 
     static let featureNames: [(flag: String, name: String)] = [
@@ -308,16 +332,19 @@ struct CPUInfo {
     ]
 
     /// Distinct ARM cores named from `CPU implementer` / `CPU part`, in processor order.
-    var armCores: [String] {
-        var out: [String] = []
-        for r in records {
-            guard let impl = r.first(where: { $0.0 == "CPU implementer" })?.1,
-                  let part = r.first(where: { $0.0 == "CPU part" })?.1 else { continue }
-            let name = CPUInfo.armPartNames[impl.lowercased() + "/" + part.lowercased()]
-                ?? "\(CPUInfo.armImplementers[impl.lowercased()] ?? "implementer \(impl)") part \(part)"
-            if !out.contains(name) { out.append(name) }
+    var armCores: [String] { MIDR.distinctNames(midrs) }
+
+    /// Each processor's MIDR_EL1, rebuilt from its `CPU implementer` / `variant` / `part` /
+    /// `revision` lines (records without implementer and part are skipped).
+    var midrs: [MIDR] {
+        records.compactMap { r in
+            func field(_ key: String) -> UInt64? {
+                guard let v = r.first(where: { $0.0 == key })?.1 else { return nil }
+                return v.hasPrefix("0x") ? UInt64(v.dropFirst(2), radix: 16) : UInt64(v)
+            }
+            guard let impl = field("CPU implementer"), let part = field("CPU part") else { return nil }
+            return MIDR(implementer: impl, variant: field("CPU variant") ?? 0, part: part, revision: field("CPU revision") ?? 0)
         }
-        return out
     }
 
     static let armImplementers = ["0x41": "ARM", "0x42": "Broadcom", "0x48": "HiSilicon", "0x4e": "NVIDIA", "0x51": "Qualcomm",
@@ -330,4 +357,96 @@ struct CPUInfo {
         "0x41/0xd49": "Neoverse-N2", "0x41/0xd4d": "Cortex-A715", "0x41/0xd4e": "Cortex-X3", "0x41/0xd4f": "Neoverse-V2",
         "0x41/0xd80": "Cortex-A520", "0x41/0xd81": "Cortex-A720", "0x41/0xd82": "Cortex-X4", "0xc0/0xac3": "Ampere-1",
     ]
+}
+
+/// An ARM core's Main ID Register (MIDR_EL1): who designed the core (implementer), which core it
+/// is (part number) and its revision (variant = major, revision = minor, as in "r3p1").
+struct MIDR: Equatable, Sendable {
+    var value: UInt64
+
+    init(_ value: UInt64) { self.value = value }
+
+    init(implementer: UInt64, variant: UInt64, part: UInt64, revision: UInt64) {
+        value = (implementer & 0xFF) << 24 | (variant & 0xF) << 20 | 0xF << 16 | (part & 0xFFF) << 4 | (revision & 0xF)
+    }
+
+    var implementer: Int { Int(value >> 24 & 0xFF) }
+    var variant: Int { Int(value >> 20 & 0xF) }
+    var part: Int { Int(value >> 4 & 0xFFF) }
+    var revision: Int { Int(value & 0xF) }
+
+    private var implementerHex: String { String(format: "0x%02x", implementer) }
+    private var partHex: String { String(format: "0x%03x", part) }
+
+    /// "Neoverse-N1", or "Qualcomm part 0x804" / "implementer 0x99 part 0x123" for parts not in
+    /// the table.
+    var coreName: String {
+        CPUInfo.armPartNames[implementerHex + "/" + partHex]
+            ?? "\(CPUInfo.armImplementers[implementerHex] ?? "implementer \(implementerHex)") part \(partHex)"
+    }
+
+    /// "implementer 0x41 part 0xd0c r3p1".
+    var signature: String { "implementer \(implementerHex) part \(partHex) r\(variant)p\(revision)" }
+
+    /// Distinct core names in CPU order (big.LITTLE boards have two or three).
+    static func distinctNames(_ midrs: [MIDR]) -> [String] {
+        var out: [String] = []
+        for m in midrs where !out.contains(m.coreName) { out.append(m.coreName) }
+        return out
+    }
+}
+
+/// What an ARM machine says about its CPU, from sources that describe the ARM CPU even under qemu
+/// user-mode emulation (where /proc/cpuinfo is the host's): MIDR_EL1 per CPU from sysfs, else the
+/// implementer/part lines of an ARM /proc/cpuinfo, else the register itself (`mrs`, which Linux
+/// and qemu emulate for user space); ISA features from the hwcaps of the auxiliary vector.
+struct ARMCPU: Sendable {
+    /// One MIDR per CPU, in CPU order; empty when no source could be read.
+    var midrs: [MIDR]
+    /// The board, from an ARM /proc/cpuinfo's `Hardware` or `Model` line (phones, Raspberry Pis).
+    var board: String?
+    /// Kernel names of the features (hwcaps), e.g. "fp asimd ... asimddp sve".
+    var featureFlags: String
+
+    /// "Neoverse-N1", "Raspberry Pi 4 Model B Rev 1.4: Cortex-A72", "Cortex-A55 + Cortex-A76";
+    /// "unknown ARM CPU" when nothing ARM-side could be read (never another machine's name).
+    var name: String {
+        let cores = MIDR.distinctNames(midrs)
+        guard !cores.isEmpty else { return (board.map { "\($0): " } ?? "") + "unknown ARM CPU" }
+        return (board.map { "\($0): " } ?? "") + cores.joined(separator: " + ")
+    }
+
+    /// Each distinct core's `MIDR.signature`, joined with " + "; "unknown" without a MIDR.
+    var signature: String {
+        var out: [String] = []
+        for m in midrs where !out.contains(m.signature) { out.append(m.signature) }
+        return out.isEmpty ? "unknown" : out.joined(separator: " + ")
+    }
+
+    var isaFeatures: [String] { CPUInfo.isaFeatures(flags: featureFlags) }
+
+    /// This machine's (meant for arm64; elsewhere the sysfs files and hwcaps are absent).
+    /// `cpuinfo` is `CPUInfo.read()`, which on arm64 is empty unless it is an ARM file.
+    static func read(_ cpuinfo: CPUInfo, sysfs: String = "/sys/devices/system/cpu") -> ARMCPU {
+        var midrs = midrsFromSysfs(sysfs)
+        if midrs.isEmpty { midrs = cpuinfo.midrs }
+        if midrs.isEmpty, case let m = vb_cpu_midr(), m != 0 { midrs = [MIDR(m)] }
+        var flags = String(cString: vb_cpu_hwcap_features())
+        if flags.isEmpty, cpuinfo.isARM { flags = cpuinfo.first("Features") ?? "" }
+        let board = cpuinfo.isARM ? cpuinfo.first("Hardware") ?? cpuinfo.first("Model") : nil
+        return ARMCPU(midrs: midrs, board: board, featureFlags: flags)
+    }
+
+    /// `cpuN/regs/identification/midr_el1` of every CPU under `dir` that has one, by N.
+    static func midrsFromSysfs(_ dir: String) -> [MIDR] {
+        let cpus = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { name -> Int? in
+            name.hasPrefix("cpu") ? Int(name.dropFirst(3)) : nil
+        }.sorted()
+        return cpus.compactMap { n in
+            guard let text = try? String(contentsOfFile: "\(dir)/cpu\(n)/regs/identification/midr_el1", encoding: .utf8)
+            else { return nil }
+            let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return UInt64(hex.hasPrefix("0x") ? String(hex.dropFirst(2)) : hex, radix: 16).map(MIDR.init)
+        }
+    }
 }

@@ -159,7 +159,8 @@ public final class Topology: @unchecked Sendable {
 
     /// What makes `text` unsafe to hand to hwloc, or nil. hwloc 2.9 trusts its XML: an object
     /// with a cpuset (nodeset) but no complete_cpuset (complete_nodeset) crashes it instead of
-    /// failing, so hand-written files are held to what `lstopo --of xml` always writes.
+    /// failing; hwloc 2.15 refuses an object with a cpuset but no nodeset. So hand-written files
+    /// are held to what `lstopo --of xml` always writes.
     static func xmlExportProblem(_ text: String) -> String? {
         guard text.contains("<topology") else {
             return "no <topology> element: not an hwloc XML topology (export one with `lstopo --of xml`)"
@@ -173,6 +174,10 @@ public final class Topology: @unchecked Sendable {
             for set in ["cpuset", "nodeset"] where attributes.contains(" \(set)=\"") && !attributes.contains(" complete_\(set)=\"") {
                 return "line \(line): an <object> has \(set) but no complete_\(set); write every object as `lstopo --of xml` does "
                     + "(cpuset, complete_cpuset, nodeset, complete_nodeset) — hwloc crashes on such files"
+            }
+            if attributes.contains(" cpuset=\"") && !attributes.contains(" nodeset=\"") {
+                return "line \(line): an <object> has cpuset but no nodeset; write every object as `lstopo --of xml` does "
+                    + "(cpuset, complete_cpuset, nodeset, complete_nodeset) — newer hwloc (2.15) refuses such files"
             }
         }
         return nil

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import XCTest
 import VitEngine
@@ -6,7 +7,7 @@ import VitEngine
 /// selection takes effect and is undone, and names it cannot run are clear errors. (That each
 /// variant computes the right thing is checked by every reference test, which runs them all.)
 final class KernelISATests: XCTestCase {
-    /// The CPU's own flags, read independently of the dispatcher (`/proc/cpuinfo`).
+    /// The CPU's own flags, read independently of the dispatcher (`/proc/cpuinfo`; x86-64).
     private func cpuFlags() throws -> Set<String> {
         let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
         let line = text.split(separator: "\n").first { $0.hasPrefix("flags") || $0.hasPrefix("Features") } ?? ""
@@ -23,7 +24,18 @@ final class KernelISATests: XCTestCase {
         XCTAssertFalse(supported.contains(.neon) || supported.contains(.portable))
         XCTAssertEqual(KernelISA.best, supported.contains(.avx512) ? .avx512 : supported.contains(.avx2) ? .avx2 : .baseline)
         #elseif arch(arm64)
+        // The hwcaps the OS passes in the auxiliary vector, not /proc/cpuinfo: under qemu
+        // user-mode emulation that file is the host's (x86 flags, no `Features`).
+        let hwcaps = Set(String(cString: vb_cpu_hwcap_features()).split(separator: " ").map(String.init))
+        XCTAssertTrue(hwcaps.contains("asimd"), "hwcaps: \(hwcaps)")
         XCTAssertEqual(supported, [.neon])
+        XCTAssertEqual(KernelISA.best, .neon)
+        // A real ARM /proc/cpuinfo lists the same features.
+        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Features") }) {
+            let features = Set(line.split(separator: ":").dropFirst().joined().split(separator: " ").map(String.init))
+            XCTAssertEqual(features.contains("asimd"), hwcaps.contains("asimd"), "\(features) vs hwcaps \(hwcaps)")
+        }
         #else
         XCTAssertEqual(supported, [.portable])
         #endif

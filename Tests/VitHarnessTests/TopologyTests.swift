@@ -2,8 +2,14 @@ import Foundation
 import XCTest
 @testable import VitHarness
 
-/// Topologies this machine does not have, written the way `lstopo --of xml` writes them.
+/// Topologies this machine does not have, written the way `lstopo --of xml` writes them: every
+/// object carries cpuset, complete_cpuset, nodeset and complete_nodeset (hwloc 2.9 crashes on an
+/// object with a set but not its complete_ twin; hwloc 2.15 refuses a cache, core or PU without
+/// all four).
 enum TopologyFixtures {
+    /// The nodeset of every object of the one-NUMA-node fixtures.
+    private static let node = #"nodeset="0x00000001" complete_nodeset="0x00000001""#
+
     /// A big.LITTLE ARM board (RK3588-like): 4 Cortex-A55 (PUs 0-3, 128 KiB L2 each) and 4
     /// Cortex-A76 (PUs 4-7, 512 KiB L2 each) under one 3 MiB L3, with hwloc 2.x `<cpukind>`s.
     static let bigLittle = """
@@ -15,7 +21,7 @@ enum TopologyFixtures {
             <object type="Package" os_index="0" cpuset="0x000000ff" complete_cpuset="0x000000ff" nodeset="0x00000001" complete_nodeset="0x00000001">
               <info name="CPUModel" value="Rockchip RK3588"/>
               <object type="NUMANode" os_index="0" cpuset="0x000000ff" complete_cpuset="0x000000ff" nodeset="0x00000001" complete_nodeset="0x00000001" local_memory="8589934592"/>
-              <object type="L3Cache" cpuset="0x000000ff" complete_cpuset="0x000000ff" cache_size="3145728" depth="3" cache_linesize="64" cache_type="0">
+              <object type="L3Cache" cpuset="0x000000ff" complete_cpuset="0x000000ff" nodeset="0x00000001" complete_nodeset="0x00000001" cache_size="3145728" depth="3" cache_linesize="64" cache_type="0">
         \((0..<8).map { core($0, l2: $0 < 4 ? 131_072 : 524_288) }.joined(separator: "\n"))
               </object>
             </object>
@@ -34,9 +40,9 @@ enum TopologyFixtures {
     private static func core(_ i: Int, l2: Int) -> String {
         let set = String(format: "0x%08x", 1 << i)
         return """
-                <object type="L2Cache" cpuset="\(set)" complete_cpuset="\(set)" cache_size="\(l2)" depth="2" cache_linesize="64" cache_type="0">
-                  <object type="Core" os_index="\(i)" cpuset="\(set)" complete_cpuset="\(set)">
-                    <object type="PU" os_index="\(i)" cpuset="\(set)" complete_cpuset="\(set)"/>
+                <object type="L2Cache" cpuset="\(set)" complete_cpuset="\(set)" \(node) cache_size="\(l2)" depth="2" cache_linesize="64" cache_type="0">
+                  <object type="Core" os_index="\(i)" cpuset="\(set)" complete_cpuset="\(set)" \(node)>
+                    <object type="PU" os_index="\(i)" cpuset="\(set)" complete_cpuset="\(set)" \(node)/>
                   </object>
                 </object>
         """
@@ -52,14 +58,14 @@ enum TopologyFixtures {
         }
         func pu(_ os: Int) -> String {
             let set = String(format: "0x%08x", 1 << os)
-            return "<object type=\"PU\" os_index=\"\(os)\" cpuset=\"\(set)\" complete_cpuset=\"\(set)\"/>"
+            return "<object type=\"PU\" os_index=\"\(os)\" cpuset=\"\(set)\" complete_cpuset=\"\(set)\" \(node)/>"
         }
         func core(_ os: Int, _ pus: [Int]) -> String {
             let set = String(format: "0x%08x", pus.reduce(0) { $0 | 1 << $1 })
-            return "<object type=\"Core\" os_index=\"\(os)\" cpuset=\"\(set)\" complete_cpuset=\"\(set)\">\(pus.map(pu).joined())</object>"
+            return "<object type=\"Core\" os_index=\"\(os)\" cpuset=\"\(set)\" complete_cpuset=\"\(set)\" \(node)>\(pus.map(pu).joined())</object>"
         }
         func l2(_ size: Int, _ set: String, _ body: String) -> String {
-            "<object type=\"L2Cache\" cpuset=\"\(set)\" complete_cpuset=\"\(set)\" cache_size=\"\(size)\" depth=\"2\" cache_linesize=\"64\" cache_type=\"0\">\(body)</object>"
+            "<object type=\"L2Cache\" cpuset=\"\(set)\" complete_cpuset=\"\(set)\" \(node) cache_size=\"\(size)\" depth=\"2\" cache_linesize=\"64\" cache_type=\"0\">\(body)</object>"
         }
         return """
             <?xml version="1.0" encoding="UTF-8"?>
@@ -70,7 +76,7 @@ enum TopologyFixtures {
                 <object type="Package" os_index="0" cpuset="0x000000ff" complete_cpuset="0x000000ff" nodeset="0x00000001" complete_nodeset="0x00000001">
                   <info name="CPUModel" value="12th Gen Intel(R) Core(TM) i5-1230U"/>
                   <object type="NUMANode" os_index="0" cpuset="0x000000ff" complete_cpuset="0x000000ff" nodeset="0x00000001" complete_nodeset="0x00000001" local_memory="17179869184"/>
-                  <object type="L3Cache" cpuset="0x000000ff" complete_cpuset="0x000000ff" cache_size="12582912" depth="3" cache_linesize="64" cache_type="0">
+                  <object type="L3Cache" cpuset="0x000000ff" complete_cpuset="0x000000ff" \(node) cache_size="12582912" depth="3" cache_linesize="64" cache_type="0">
                     \(l2(1_310_720, "0x00000003", core(0, [0, 1])))
                     \(l2(1_310_720, "0x0000000c", core(4, [2, 3])))
                     \(l2(2_097_152, "0x000000f0", core(8, [4]) + core(9, [5]) + core(10, [6]) + core(11, [7])))
@@ -201,6 +207,13 @@ final class TopologyTests: XCTestCase {
         XCTAssertThrowsError(try Topology.xml(file: handWritten)) {
             XCTAssertTrue("\($0)".contains(handWritten) && "\($0)".contains("complete_cpuset"), "\($0)")
         }
+        // hwloc 2.15 refuses a cache, core or PU without a nodeset (2.9 accepted it): refused alike everywhere.
+        let noNodeset = try temporaryFile(
+            TopologyFixtures.bigLittle.replacingOccurrences(of: #" nodeset="0x00000001" complete_nodeset="0x00000001">"#, with: ">"),
+            name: "nonodeset.xml")
+        XCTAssertThrowsError(try Topology.xml(file: noNodeset)) {
+            XCTAssertTrue("\($0)".contains(noNodeset) && "\($0)".contains("no nodeset"), "\($0)")
+        }
     }
 
     func testInvalidSyntheticDescriptionExplains() {
@@ -305,5 +318,61 @@ final class TopologyTests: XCTestCase {
         }
         XCTAssertEqual(info.signature, "implementer 0x41 part 0xd05")
         XCTAssertEqual(MachineInfo.openBLASVersion("OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH Haswell"), "0.3.21")
+        XCTAssertTrue(info.isARM)
+        XCTAssertFalse(x86.isARM)
+        XCTAssertEqual(info.midrs.map(\.part), [0xD05, 0xD05, 0xD0B])
+    }
+
+    /// MIDR_EL1 (from sysfs, an ARM /proc/cpuinfo or `mrs`) names the cores and their revision.
+    func testMIDRDecodesCoresAndRevisions() throws {
+        let n1 = MIDR(0x413F_D0C1)
+        XCTAssertEqual([n1.implementer, n1.variant, n1.part, n1.revision], [0x41, 3, 0xD0C, 1])
+        XCTAssertEqual(n1.coreName, "Neoverse-N1")
+        XCTAssertEqual(n1.signature, "implementer 0x41 part 0xd0c r3p1")
+        XCTAssertEqual(MIDR(implementer: 0x41, variant: 3, part: 0xD0C, revision: 1), n1)
+        XCTAssertEqual(MIDR(0x510F_8040).coreName, "Qualcomm part 0x804")
+        XCTAssertEqual(MIDR(0x990F_1230).coreName, "implementer 0x99 part 0x123")
+
+        let little = MIDR(0x412F_D050), big = MIDR(0x414F_D0B0)
+        let board = ARMCPU(midrs: [little, little, big, big], board: "Rockchip RK3588", featureFlags: "fp asimd asimdhp asimddp")
+        XCTAssertEqual(board.name, "Rockchip RK3588: Cortex-A55 + Cortex-A76")
+        XCTAssertEqual(board.signature, "implementer 0x41 part 0xd05 r2p0 + implementer 0x41 part 0xd0b r4p0")
+        XCTAssertEqual(board.isaFeatures, ["NEON", "NEON-FP16", "DotProd"])
+        // Nothing ARM-side readable: say so, never borrow another machine's name.
+        let blind = ARMCPU(midrs: [], board: nil, featureFlags: "")
+        XCTAssertEqual([blind.name, blind.signature], ["unknown ARM CPU", "unknown"])
+        XCTAssertEqual(blind.isaFeatures, [])
+
+        // sysfs: cpuN/regs/identification/midr_el1, in CPU order (cpu10 after cpu2).
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-sysfs-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        for (cpu, midr) in [(0, "0x00000000412fd050"), (2, "0x00000000412fd050"), (10, "0x00000000414fd0b0")] {
+            let regs = dir.appendingPathComponent("cpu\(cpu)/regs/identification")
+            try FileManager.default.createDirectory(at: regs, withIntermediateDirectories: true)
+            try (midr + "\n").write(to: regs.appendingPathComponent("midr_el1"), atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("cpufreq"), withIntermediateDirectories: true)
+        XCTAssertEqual(ARMCPU.midrsFromSysfs(dir.path), [little, little, big])
+        XCTAssertEqual(ARMCPU.midrsFromSysfs("/nonexistent/vitbench"), [])
+    }
+
+    /// On ARM the machine is described from ARM-side sources, even under qemu user-mode emulation
+    /// on an x86 host, whose /proc/cpuinfo (model name, flags) the emulator passes through.
+    func testMachineInfoOnARMDescribesTheARMCPU() throws {
+        #if arch(arm64)
+        let info = try MachineInfo.collect(probeBinding: false)
+        XCTAssertTrue(info.isaFeatures.contains("NEON"), "\(info.isaFeatures)")
+        XCTAssertFalse(info.isaFeatures.contains { $0.hasPrefix("AVX") || $0.hasPrefix("SSE") }, "\(info.isaFeatures)")
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let raw = CPUInfo(text)
+        if let foreign = raw.first("model name"), !raw.isARM {
+            XCTAssertFalse(info.cpu.contains(foreign), "\(info.cpu) is the host's x86 CPU")
+            XCTAssertFalse(info.machineID.hasPrefix(MachineInfo.slug(foreign)), info.machineID)
+        }
+        XCTAssertTrue(info.cpu == "unknown ARM CPU" || info.cpuSignature.hasPrefix("implementer 0x"), "\(info.cpu), \(info.cpuSignature)")
+        XCTAssertEqual(info.kernelISA, .neon)
+        #else
+        throw XCTSkip("arm64 only")
+        #endif
     }
 }

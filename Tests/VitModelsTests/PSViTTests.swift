@@ -417,10 +417,13 @@ final class PSViTTests: XCTestCase {
             }
         }
         let (count, c) = (tokens.shape[1], tokens.shape[2])
-        let features = (0..<n).flatMap { img in
-            (0..<c).map { ch in
-                oneD ? tokens.data[img * count * c + ch]
-                     : Float((0..<count).reduce(0.0) { $0 + Double(tokens.data[(img * count + $1) * c + ch]) } / Double(count))
+        // 1-D: the first token; 2-D: the mean over tokens (summed in Double, in token order).
+        let features: [Float] = (0..<n).flatMap { img -> [Float] in
+            (0..<c).map { ch -> Float in
+                if oneD { return tokens.data[img * count * c + ch] }
+                var sum = 0.0
+                for k in 0..<count { sum += Double(tokens.data[(img * count + k) * c + ch]) }
+                return Float(sum / Double(count))
             }
         }
         return try linear(layerNorm(Tensor(shape: [n, c], data: features), t, "norm"), t, "head")

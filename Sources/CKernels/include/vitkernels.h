@@ -73,6 +73,16 @@ long long vb_thread_run_delay_ns(void);
 /// pool's per-worker task counters, which live in a plain array.
 long vb_fetch_add(long *counter, long value);
 
+/// The CPU features the OS reports through the auxiliary vector (AT_HWCAP, AT_HWCAP2), as the
+/// names Linux's /proc/cpuinfo uses on this architecture ("fp asimd ... asimddp sve ... sve2 i8mm
+/// bf16"), space-separated; "" where the architecture or OS has none of these (x86-64 reads its
+/// flags elsewhere). The emulator's CPU under qemu, not the host's.
+const char *vb_cpu_hwcap_features(void);
+
+/// MIDR_EL1 of the CPU the calling thread runs on, read with `mrs` where the kernel lets user
+/// space read ID registers (aarch64 Linux with HWCAP_CPUID; qemu user mode too); 0 elsewhere.
+uint64_t vb_cpu_midr(void);
+
 /// y[i] = act(x[i]) for i in [0, n). x and y may alias.
 void vb_activation_apply(vb_activation act, const float *x, float *y, size_t n);
 
