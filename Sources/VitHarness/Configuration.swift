@@ -89,15 +89,17 @@ public struct BenchResult: Sendable {
         let c = configuration
         func ms(_ v: Double?) -> String { v.map { String(format: "%.4f", $0 * 1e3) } ?? "" }
         let st = measurement?.statistics
+        // An engine backend's BLAS and runtime; nil for an external runtime (or one not installed).
+        let backend = try? Backend.named(c.backend)
         let f: [(String, String)] = [
             ("model", c.model), ("mixer", c.mixer), ("form", c.form.rawValue), ("resolution", "\(c.resolution)"),
             ("dim", c.dim.map(String.init) ?? ""),
             ("batch", "\(c.batch)"), ("threads", "\(c.threads)"), ("pinning", c.pin.description), ("backend", c.backend.rawValue),
             ("kernel_isa", c.isa.rawValue),
             // The BLAS behind the backend's products, with version and kernel configuration.
-            ("blas", (try? Backend.named(c.backend))?.gemm.identity ?? ""), ("blas_threads", "\(c.blasThreads)"),
+            ("blas", backend?.gemm.identity ?? ""), ("blas_threads", "\(c.blasThreads)"),
             // What executed the network: vitbench's engine, or the library it delegated to.
-            ("runtime", runtime ?? (try? Backend.named(c.backend))?.runtime ?? ""),
+            ("runtime", runtime ?? backend?.runtime ?? ""),
             ("median_ms", ms(st?.median)), ("min_ms", ms(st?.min)), ("mean_ms", ms(st?.mean)),
             ("stddev_ms", ms(st?.standardDeviation)), ("p90_ms", ms(st?.p90)), ("p99_ms", ms(st?.p99)),
             ("ci95_low_ms", ms(st?.medianCILow)), ("ci95_high_ms", ms(st?.medianCIHigh)),

@@ -22,13 +22,13 @@ public enum XNNPACK {
 
     /// "XNNPACK 0.0~git20220216.ae108ef-2 (/usr/lib/x86_64-linux-gnu/libXNNPACK.so.0)": the
     /// library has no version call, so the version is the package manager's, and the file is
-    /// the one this process mapped.
-    public static var identity: String {
+    /// the one this process mapped. Read once per process: every row of a run records it.
+    public static let identity: String = {
         guard (try? load()) != nil else { return "XNNPACK (not loaded)" }
         let file = mappedPath() ?? String(cString: vx_library_path())
         let version = debianVersion(of: "libxnnpack0") ?? "version unknown"
         return "XNNPACK \(version) (\(file))"
-    }
+    }()
 
     private static func mappedPath() -> String? {
         guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
