@@ -6,12 +6,18 @@ resolution, batch 1, opset 17; the same session settings (ORT_ENABLE_ALL, --thre
 threads, sequential); the two sessions alternated round by round (each round times both, so
 drift hits both alike), and the per-round ratios' median reported.
 
-Both graphs carry the same weights: timm builds the model (seed 0, random init), its train-time
-state_dict is saved as safetensors and loaded by `vitbench export --weights` (vitbench fuses the
-branches itself), while torch.onnx.export writes timm's reparameterised model (cached by
-scripts/peers/peer_models.py). Same weights matter: random values of another scale can put a
-runtime's kernels on denormals and time the weights instead of the graph. The two files'
-outputs on one input are compared too (max|Δ|/max|ref|): the same network, exported twice.
+Both graphs carry the same weights: timm builds the model and every parameter, BatchNorm
+statistic and layer scale is randomised as the goldens randomise them (scripts/goldens/common.py,
+seed 0); its train-time state_dict is saved as safetensors and loaded by `vitbench export
+--weights` (vitbench fuses the branches itself), while torch.onnx.export writes timm's
+reparameterised model (cached by scripts/peers/peer_models.py). Same weights matter: random values
+of another scale can put a runtime's kernels on denormals and time the weights instead of the
+graph. Randomised weights matter too: timm's init zeroes the BatchNorm scale that ends each LeViT
+residual branch (bn_weight_init=0) and sets every layer scale to 1e-5, so many tensors are
+identical; torch.onnx.export deduplicates identical initializers (one all-zero 768x384 matrix
+shared by five Gemms), and ONNX Runtime then reads one hot weight where a trained checkpoint has
+five: the graph would be timed on an artefact of untrained weights. The two files' outputs on one
+input are compared too (max|Δ|/max|ref|): the same network, exported twice.
 Needs the full peer environment (scripts/peers/setup.sh).
 
 Usage: compare_exports.py [--vitbench .build/release/vitbench] [--models a,b] [--threads 1]
@@ -30,6 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'peers'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'goldens'))
 import peer_models  # noqa: E402  (the torch export and its cache)
 
 TIMM = ['fastvit_t8', 'fastvit_t12', 'fastvit_s12', 'fastvit_sa12', 'fastvit_sa24', 'fastvit_sa36', 'fastvit_ma36',
@@ -45,16 +52,17 @@ def resolution(name):
 
 
 def torch_export(name, res, cache, weights):
-    """timm's model (seed 0): its train-time state_dict saved to `weights`, its reparameterised
-    form exported (cached)."""
+    """timm's model, every tensor randomised (seed 0): its train-time state_dict saved to
+    `weights`, its reparameterised form exported (cached)."""
     import timm
     import torch
     from safetensors.torch import save_file
     from timm.utils.model import reparameterize_model
+    from common import randomize_
     torch.manual_seed(0)
-    model = timm.create_model(name, pretrained=False).eval()
+    model = randomize_(timm.create_model(name, pretrained=False).eval(), seed=0)
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, weights)
-    tag = f'torch{torch.__version__.split("+")[0]}-timm{timm.__version__}'
+    tag = f'torch{torch.__version__.split("+")[0]}-timm{timm.__version__}-randomized'
     path = os.path.join(cache, f'{name}_{res}_b1_seed0_opset17_{tag}.onnx')
     if not os.path.exists(path):
         peer_models.export_onnx(reparameterize_model(model), torch.randn(1, 3, res, res), path)

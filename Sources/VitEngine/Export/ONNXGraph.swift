@@ -156,6 +156,26 @@ struct ONNXGraph {
         transpose(x, [0, 2, 3, 1], module: module, output: output)
     }
 
+    /// Writes `body` on the NCHW view of an NHWC feature map, between transposes, when `shape`
+    /// (the input's) has rank 4; on the input as it is otherwise. For the per-channel ops
+    /// (normalisation, affine, layer scale) that torch writes on NCHW: ONNX Runtime broadcasts a
+    /// [C, 1, 1] operand over planes several times faster than a [C] operand over the last
+    /// axis, and a Reshape in channels-last order (GroupNorm's) stops its transpose optimiser,
+    /// leaving a whole residual stream channels-last. Wrapped like this, the transposes cancel
+    /// against the convolutions' and pools', and the runtime runs the stream in NCHW as it
+    /// runs torch's graph. `body` gets the NCHW name and the broadcast shape for a per-channel
+    /// constant ([C, 1, 1], or [C] on tokens).
+    mutating func channelsFirst(_ x: String, _ shape: [Int], module: String, output: String,
+                                _ body: (inout ONNXGraph, String, [Int]) -> String) {
+        let c = shape.last ?? 1
+        guard shape.count == 4 else {
+            let y = body(&self, x, [c])
+            if y != output { node("Identity", [y], module: module, output: output) }
+            return
+        }
+        _ = toNHWC(body(&self, toNCHW(x, module: module), [c, 1, 1]), module: module, output: output)
+    }
+
     mutating func reshape(_ x: String, _ shape: [Int], module: String, output: String? = nil) -> String {
         node("Reshape", [x, int64s("\(module)/shape", shape)], module: module, output: output)
     }

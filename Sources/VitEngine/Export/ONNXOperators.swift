@@ -72,33 +72,41 @@ extension LayerNormLinear: ONNXExportable {
 
 extension GroupNorm: ONNXExportable {
     /// torch's GroupNorm export — reshape to [N, groups, rest], InstanceNormalization, reshape
-    /// back, per-channel scale and shift — on channels-last data: the groups are gathered first.
+    /// back, per-channel scale and shift — on the NCHW view of a feature map (channels-last
+    /// tokens gather their groups first).
     func exportONNX(_ g: inout ONNXGraph, _ s: ONNXStep) throws {
-        let shape = s.inputShapes[0], n = shape[0], c = channels, positions = shape.dropFirst().dropLast().reduce(1, *)
-        let m = s.module
-        var grouped = s.inputs[0]
-        if groups > 1 {
-            grouped = g.transpose(g.reshape(grouped, [n, positions, groups, c / groups], module: m), [0, 2, 1, 3], module: m)
+        let shape = s.inputShapes[0], n = shape[0], c = channels, m = s.module
+        let positions = shape.dropFirst().dropLast().reduce(1, *)
+        let (groups, gamma, beta, eps) = (self.groups, self.gamma, self.beta, self.eps)
+        g.channelsFirst(s.inputs[0], shape, module: m, output: s.output) { g, x, channelShape in
+            let channelsFirst = shape.count == 4
+            var grouped = x
+            if groups > 1 && !channelsFirst {
+                grouped = g.transpose(g.reshape(grouped, [n, positions, groups, c / groups], module: m), [0, 2, 1, 3], module: m)
+            }
+            let flat = g.reshape(grouped, [n, groups, positions * (c / groups)], module: m)
+            let normed = g.node("InstanceNormalization", [flat, g.weight("\(m).ones", [groups], [Float](repeating: 1, count: groups)),
+                                                          g.weight("\(m).zeros", [groups], [Float](repeating: 0, count: groups))],
+                                module: m, [ONNXGraph.float("epsilon", eps)])
+            var back = normed
+            if groups > 1 && !channelsFirst {
+                back = g.transpose(g.reshape(back, [n, groups, positions, c / groups], module: m), [0, 2, 1, 3], module: m)
+            }
+            let restored = g.reshape(back, channelsFirst ? [n, c, shape[1], shape[2]] : shape, module: m)
+            let scaled = g.node("Mul", [restored, g.weight("\(m).weight", channelShape, gamma)], module: m)
+            return g.node("Add", [scaled, g.weight("\(m).bias", channelShape, beta)], module: m)
         }
-        let flat = g.reshape(grouped, [n, groups, positions * (c / groups)], module: m)
-        let normed = g.node("InstanceNormalization", [flat, g.weight("\(m).ones", [groups], [Float](repeating: 1, count: groups)),
-                                                      g.weight("\(m).zeros", [groups], [Float](repeating: 0, count: groups))],
-                            module: m, [ONNXGraph.float("epsilon", eps)])
-        var back = normed
-        if groups > 1 {
-            back = g.transpose(g.reshape(back, [n, groups, positions, c / groups], module: m), [0, 2, 1, 3], module: m)
-        }
-        let restored = g.reshape(back, shape, module: m)
-        let scaled = g.node("Mul", [restored, g.weight("\(m).weight", [c], gamma)], module: m)
-        g.node("Add", [scaled, g.weight("\(m).bias", [c], beta)], module: m, output: s.output)
     }
 }
 
 extension ChannelAffine: ONNXExportable {
     func exportONNX(_ g: inout ONNXGraph, _ s: ONNXStep) throws {
-        let m = g.node("Mul", [s.inputs[0], g.weight("\(s.module).scale", [channels], scale)], module: s.module)
-        let a = g.node("Add", [m, g.weight("\(s.module).shift", [channels], shift)], module: s.module)
-        _ = g.activation(activation, a, module: s.module, output: s.output)
+        let (scale, shift, activation) = (self.scale, self.shift, self.activation)
+        g.channelsFirst(s.inputs[0], s.inputShapes[0], module: s.module, output: s.output) { g, x, channelShape in
+            let m = g.node("Mul", [x, g.weight("\(s.module).scale", channelShape, scale)], module: s.module)
+            let a = g.node("Add", [m, g.weight("\(s.module).shift", channelShape, shift)], module: s.module)
+            return g.activation(activation, a, module: s.module)
+        }
     }
 }
 
@@ -117,21 +125,27 @@ extension ActivationOp: ONNXExportable {
 extension Binary: ONNXExportable {
     func exportONNX(_ g: inout ONNXGraph, _ s: ONNXStep) throws {
         let a = s.inputs[0], aShape = s.inputShapes[0]
-        var b: String
-        if let constant {
-            b = g.weight("\(s.module).constant", [constant.count], constant)
-        } else {
-            b = s.inputs[1]
-            if s.inputShapes[1] != aShape {
-                // Per image and channel: [N, 1, ..., 1, C] broadcasts over the positions.
-                b = g.reshape(b, [aShape[0]] + Array(repeating: 1, count: aShape.count - 2) + [aShape.last!], module: s.module)
-            }
-        }
         let name: String
         switch op {
         case .add: name = "Add"
         case .mul: name = "Mul"
         case .sub: name = "Sub"
+        }
+        if let constant {
+            if aShape.count == 4 && constant.count > 1 {
+                // A per-channel constant on a feature map: on its NCHW view, as [C, 1, 1].
+                g.channelsFirst(a, aShape, module: s.module, output: s.output) { g, x, channelShape in
+                    g.node(name, [x, g.weight("\(s.module).constant", channelShape, constant)], module: s.module)
+                }
+            } else {
+                g.node(name, [a, g.weight("\(s.module).constant", [constant.count], constant)], module: s.module, output: s.output)
+            }
+            return
+        }
+        var b = s.inputs[1]
+        if s.inputShapes[1] != aShape {
+            // Per image and channel: [N, 1, ..., 1, C] broadcasts over the positions.
+            b = g.reshape(b, [aShape[0]] + Array(repeating: 1, count: aShape.count - 2) + [aShape.last!], module: s.module)
         }
         g.node(name, [a, b], module: s.module, output: s.output)
     }
@@ -139,8 +153,16 @@ extension Binary: ONNXExportable {
 
 extension ScaledResidual: ONNXExportable {
     func exportONNX(_ g: inout ONNXGraph, _ s: ONNXStep) throws {
-        let scaled = g.node("Mul", [s.inputs[1], g.weight("\(s.module).layer_scale", [scale.count], scale)], module: s.module)
-        g.node("Add", [s.inputs[0], scaled], module: s.module, output: s.output)
+        guard s.inputShapes[0].count == 4 else {
+            let scaled = g.node("Mul", [s.inputs[1], g.weight("\(s.module).layer_scale", [scale.count], scale)], module: s.module)
+            g.node("Add", [s.inputs[0], scaled], module: s.module, output: s.output)
+            return
+        }
+        // On the NCHW view, as torch writes a layer scale on a feature map (`x + ls.view(C, 1, 1) * y`).
+        let m = s.module
+        let residual = g.toNCHW(s.inputs[0], module: m), branch = g.toNCHW(s.inputs[1], module: m)
+        let scaled = g.node("Mul", [branch, g.weight("\(m).layer_scale", [scale.count, 1, 1], scale)], module: m)
+        _ = g.toNHWC(g.node("Add", [residual, scaled], module: m), module: m, output: s.output)
     }
 }
 
