@@ -408,6 +408,96 @@ final class IOTests: XCTestCase {
         let p = try write(decode(Self.numpyArange) + Data([0, 0, 0]), "long.npy")
         assertFormatError(try Npy.read(p), file: p, mentions: ["trailing data", "3 bytes beyond the 24"])
     }
+
+    // MARK: Hostile input: nesting, header sizes, byte ranges, non-finite values
+
+    func testNpyDeeplyNestedHeaderIsRefused() throws {
+        // 100 000 levels overflowed the recursive parser's stack (SIGSEGV) before the limit.
+        let deep = "{'descr': " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+            + ", 'fortran_order': False, 'shape': (1,)}"
+        let p = try write(npy(deep, [0], major: 2), "deep.npy")
+        assertFormatError(try Npy.read(p), file: p, mentions: ["nests brackets more than \(Npy.maxHeaderDepth) deep", "limit"])
+        // Unterminated nesting is refused the same way, and nesting under the limit is parsed (then refused as a structured dtype).
+        let open = try write(npy("{'shape': " + String(repeating: "(", count: 50_000), [], major: 2), "open.npy")
+        assertFormatError(try Npy.read(open), file: open, mentions: ["more than \(Npy.maxHeaderDepth) deep"])
+        let shallow = "{'descr': " + String(repeating: "[", count: 20) + "'<f4'" + String(repeating: "]", count: 20)
+            + ", 'fortran_order': False, 'shape': (1,)}"
+        let q = try write(npy(shallow, [0]), "shallow.npy")
+        assertFormatError(try Npy.read(q), file: q, mentions: ["structured dtype"])
+    }
+
+    func testNpyHeaderSizeLimit() throws {
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}" + String(repeating: " ", count: Npy.maxHeaderBytes) + "\n"
+        let p = try write(npy(header, [1], major: 2), "huge-header.npy")
+        assertFormatError(try Npy.read(p), file: p, mentions: ["longer than the \(Npy.maxHeaderBytes)-byte limit"])
+        // A long malformed header is quoted in part, not in full.
+        let junk = try write(npy(String(repeating: "x", count: 5000), [], major: 2), "junk.npy")
+        do { _ = try Npy.read(junk); XCTFail("accepted") } catch { XCTAssertLessThan("\(error)".count, 600, "\(error)") }
+    }
+
+    func testSafetensorsDeeplyNestedHeaderIsRefused() throws {
+        let deep = #"{"a":"# + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        let p = try write(safetensors(deep), "deep.safetensors")
+        assertFormatError(try SafetensorsFile(path: p), file: p, mentions: ["not valid JSON", "nested"])
+        let open = try write(safetensors(String(repeating: "{\"a\":", count: 100_000)), "open.safetensors")
+        assertFormatError(try SafetensorsFile(path: open), file: open, mentions: ["not valid JSON"])
+    }
+
+    func testSafetensorsHeaderSizeLimit() throws {
+        // The length field alone decides: no 100 MB file is needed to hit the limit.
+        var bytes = safetensors("{}", length: UInt64(SafetensorsFile.maxHeaderBytes) + 1)
+        bytes.append(Data(count: SafetensorsFile.maxHeaderBytes + 1 - 2))
+        let p = try write(bytes, "huge-header.safetensors")
+        assertFormatError(try SafetensorsFile(path: p), file: p, mentions: ["longer than the \(SafetensorsFile.maxHeaderBytes)-byte limit"])
+    }
+
+    func testSafetensorsByteRangesMustTileTheDataSection() throws {
+        func f32(_ name: String, _ begin: Int, _ end: Int) -> String {
+            #""\#(name)":{"dtype":"F32","shape":[\#((end - begin) / 4)],"data_offsets":[\#(begin),\#(end)]}"#
+        }
+        let cases: [(String, Int, [String])] = [
+            ("{\(f32("a", 0, 8)),\(f32("b", 4, 12))}", 12, ["'a' (bytes [0, 8))", "'b' (bytes [4, 12))", "overlap"]),
+            ("{\(f32("a", 0, 8)),\(f32("b", 0, 8))}", 8, ["'a'", "'b'", "overlap"]),
+            ("{\(f32("a", 0, 4)),\(f32("b", 8, 12))}", 12, ["bytes [4, 8) belong to no tensor", "'a' (ends at byte 4)", "'b' (begins at byte 8)"]),
+            ("{\(f32("a", 4, 8))}", 8, ["bytes [0, 4) belong to no tensor", "start of the data section", "'a'"]),
+            ("{\(f32("a", 0, 4))}", 8, ["last 4 bytes", "[4, 8)", "after 'a'"]),
+            ("{}", 4, ["last 4 bytes", "no tensors"]),
+        ]
+        for (i, (header, size, mentions)) in cases.enumerated() {
+            let p = try write(safetensors(header, Array(repeating: 0, count: size)), "ranges-\(i).safetensors")
+            assertFormatError(try SafetensorsFile(path: p), file: p, mentions: mentions)
+        }
+        // Empty tensors sit between the others, at the offset where they are; integer entries count too.
+        let fine = "{\(f32("a", 0, 4)),\(f32("empty", 4, 4)),\(f32("b", 4, 8)),\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[8,16]}}"
+        let p = try write(safetensors(fine, Array(repeating: 0, count: 16)), "fine.safetensors")
+        XCTAssertEqual(try SafetensorsFile(path: p).names, ["a", "b", "empty", "n"])
+        XCTAssertEqual(try SafetensorsFile(data: Data(contentsOf: URL(fileURLWithPath: p)), path: "memory").names, ["a", "b", "empty", "n"])
+    }
+
+    func testNonFiniteReport() {
+        XCTAssertNil(NonFiniteReport.scan([1, -2, .greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0], shape: [5]))
+        XCTAssertNil(NonFiniteReport.scan([], shape: [0, 3]))
+        let r = NonFiniteReport.scan([1, 2, 3, 4, .nan, .infinity, 7, -.infinity], shape: [2, 4])!
+        XCTAssertEqual(r.count, 3)
+        XCTAssertEqual(r.nanCount, 1)
+        XCTAssertEqual(r.firstIndex, 4)
+        XCTAssertEqual(r.firstPosition, [1, 0])
+        XCTAssertTrue(r.firstValue.isNaN)
+        XCTAssertEqual(r.total, 8)
+        XCTAssertTrue(r.description.contains("3 of 8 values are not finite (1 NaN, 2 ±Inf)"), r.description)
+        XCTAssertTrue(r.description.contains("[1, 0]"), r.description)
+        // A NaN with a payload and a signalling NaN are found too; the index is per axis.
+        let payload = Float(bitPattern: 0x7FC0_1234), signalling = Float(bitPattern: 0xFF80_0001)
+        var values = [Float](repeating: 0.5, count: 2 * 3 * 4 * 5)
+        values[0 * 60 + 1 * 20 + 2 * 5 + 3] = payload
+        values[119] = signalling
+        let t = NonFiniteReport.scan(Tensor(shape: [2, 3, 4, 5], data: values))!
+        XCTAssertEqual(t.count, 2)
+        XCTAssertEqual(t.nanCount, 2)
+        XCTAssertEqual(t.firstPosition, [0, 1, 2, 3])
+        XCTAssertEqual(t.firstIndex, 33)
+        XCTAssertEqual(NonFiniteReport.scan([.infinity], shape: []).map(\.firstPosition), [])
+    }
 }
 
 /// `Tensor.permuted` — a blocked transpose where the permutation is a (batched) transpose, an

@@ -5,6 +5,12 @@ import Foundation
 /// a float64 golden would hide a mistake in the script that wrote it; the errors say how to fix it.
 public enum Npy {
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+    /// Largest header read: numpy's own `np.load` refuses headers over 10 000 bytes unless told
+    /// otherwise; a float32 array's header is under 200 bytes plus 20 per dimension.
+    public static let maxHeaderBytes = 1 << 20
+    /// Deepest nesting of brackets in a header: a valid one nests two deep (a dict holding a
+    /// tuple); the limit keeps a hostile header from exhausting the stack of the recursive parser.
+    public static let maxHeaderDepth = 32
 
     public static func read(_ path: String) throws -> Tensor {
         try read(data: FileIO.map(path), name: path)
@@ -29,6 +35,9 @@ public enum Npy {
                 ? Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
                 : Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
             let headerStart = 8 + lengthSize
+            guard headerLength <= maxHeaderBytes else {
+                throw fail("header of \(headerLength) bytes is longer than the \(maxHeaderBytes)-byte limit")
+            }
             let dataStart = headerStart + headerLength
             guard dataStart <= raw.count else {
                 throw fail("truncated header: it claims \(headerLength) bytes but only \(raw.count - headerStart) follow")
@@ -54,8 +63,18 @@ public enum Npy {
     /// Checks the header dict and returns the shape; everything but '<f4' C order is refused here.
     static func parseHeader(_ header: [UInt8], _ fail: (String) -> FileFormatError) throws -> [Int] {
         var parser = LiteralParser(text: header)
-        guard let literal = try? parser.parseAll(), case .dict(let dict) = literal else {
-            throw fail("header is not a Python dict literal: \(String(decoding: header, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
+        let parsed: Literal
+        do {
+            parsed = try parser.parseAll()
+        } catch LiteralParser.Failure.tooDeep {
+            throw fail("header nests brackets more than \(maxHeaderDepth) deep (the limit); a float32 array's header nests 2 deep")
+        } catch {
+            parsed = .none
+        }
+        guard case .dict(let dict) = parsed else {
+            var text = String(decoding: header, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if text.count > 200 { text = String(text.prefix(200)) + "… (\(header.count) bytes)" }
+            throw fail("header is not a Python dict literal: \(text)")
         }
         for key in ["descr", "fortran_order", "shape"] where dict[key] == nil {
             throw fail("header has no '\(key)'")
@@ -125,16 +144,17 @@ extension Npy {
     }
 
     struct LiteralParser {
-        struct Failure: Error {}
+        enum Failure: Error { case syntax, tooDeep }
         let text: [UInt8]
         var i = 0
+        var depth = 0
 
         init(text: [UInt8]) { self.text = text }
 
         mutating func parseAll() throws -> Literal {
             let value = try parseValue()
             skipSpace()
-            guard i == text.count else { throw Failure() }
+            guard i == text.count else { throw Failure.syntax }
             return value
         }
 
@@ -152,7 +172,10 @@ extension Npy {
 
         mutating func parseValue() throws -> Literal {
             skipSpace()
-            guard i < text.count else { throw Failure() }
+            guard i < text.count else { throw Failure.syntax }
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Npy.maxHeaderDepth else { throw Failure.tooDeep }
             switch text[i] {
             case UInt8(ascii: "'"), UInt8(ascii: "\""): return .string(try parseString())
             case UInt8(ascii: "("): return .sequence(try parseSequence(closing: UInt8(ascii: ")")))
@@ -161,9 +184,9 @@ extension Npy {
                 i += 1
                 var dict: [String: Literal] = [:]
                 while !take(UInt8(ascii: "}")) {
-                    guard case .string(let key) = try parseValue(), take(UInt8(ascii: ":")) else { throw Failure() }
+                    guard case .string(let key) = try parseValue(), take(UInt8(ascii: ":")) else { throw Failure.syntax }
                     dict[key] = try parseValue()
-                    guard take(UInt8(ascii: ",")) || (i < text.count && text[i] == UInt8(ascii: "}")) else { throw Failure() }
+                    guard take(UInt8(ascii: ",")) || (i < text.count && text[i] == UInt8(ascii: "}")) else { throw Failure.syntax }
                 }
                 return .dict(dict)
             default:
@@ -177,7 +200,7 @@ extension Npy {
                 case "None": return .none
                 default:
                     if word.hasSuffix("L") { word.removeLast() }
-                    guard let n = Int(word) else { throw Failure() }
+                    guard let n = Int(word) else { throw Failure.syntax }
                     return .int(n)
                 }
             }
@@ -193,7 +216,7 @@ extension Npy {
                 bytes.append(text[i])
                 i += 1
             }
-            guard i < text.count else { throw Failure() }
+            guard i < text.count else { throw Failure.syntax }
             i += 1
             return String(decoding: bytes, as: UTF8.self)
         }
@@ -203,7 +226,7 @@ extension Npy {
             var items: [Literal] = []
             while !take(closing) {
                 items.append(try parseValue())
-                guard take(UInt8(ascii: ",")) || (i < text.count && text[i] == closing) else { throw Failure() }
+                guard take(UInt8(ascii: ",")) || (i < text.count && text[i] == closing) else { throw Failure.syntax }
             }
             return items
         }

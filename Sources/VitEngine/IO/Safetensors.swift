@@ -99,11 +99,19 @@ public struct SafetensorsFile: Sendable {
     let bytes: Data
     let dataStart: Int
 
+    /// Largest header read: the reference implementation (the `safetensors` crate) refuses
+    /// headers over 100 MB, so no file it writes or reads is turned away here.
+    public static let maxHeaderBytes = 100_000_000
+
     public init(path: String) throws {
+        try self.init(data: FileIO.map(path), path: path)
+    }
+
+    /// The checkpoint in `data`; `path` only labels errors (tests and fuzzing read from memory).
+    public init(data bytes: Data, path: String) throws {
         func fail(_ reason: String, _ tensor: String? = nil) -> FileFormatError {
             FileFormatError(file: path, tensor: tensor, reason: reason)
         }
-        let bytes = try FileIO.map(path)
         guard bytes.count >= 8 else {
             throw fail("file is \(bytes.count) bytes, too short to hold the 8-byte header length")
         }
@@ -111,10 +119,20 @@ public struct SafetensorsFile: Sendable {
         guard headerLength <= UInt64(bytes.count - 8) else {
             throw fail("header length \(headerLength) runs past the end of the file (only \(bytes.count - 8) bytes follow the length field)")
         }
+        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
+            throw fail("header of \(headerLength) bytes is longer than the \(Self.maxHeaderBytes)-byte limit")
+        }
         let dataStart = 8 + Int(headerLength)
         let dataSize = bytes.count - dataStart
-        guard let json = try? JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<dataStart), options: .fragmentsAllowed) else {
-            throw fail("header (\(headerLength) bytes) is not valid JSON")
+        // Foundation's parser is iterative and stops at 512 levels of nesting ("Too many nested
+        // arrays or dictionaries"), so a hostile header cannot exhaust the stack; its reason is kept.
+        let json: Any
+        do {
+            let start = bytes.startIndex
+            json = try JSONSerialization.jsonObject(with: bytes.subdata(in: (start + 8)..<(start + dataStart)), options: .fragmentsAllowed)
+        } catch {
+            let why = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            throw fail("header (\(headerLength) bytes) is not valid JSON\(why.map { ": \($0)" } ?? "")")
         }
         guard let object = json as? [String: Any] else { throw fail("header is not a JSON object") }
 
@@ -151,12 +169,42 @@ public struct SafetensorsFile: Sendable {
             }
             entries[name] = Entry(dtype: dtype, shape: shape, offsets: begin..<end)
         }
+        try Self.checkCoverage(entries, dataSize: dataSize, fail: { fail($0) })
         self.path = path
         self.names = entries.keys.sorted()
         self.metadata = metadata
         self.entries = entries
         self.bytes = bytes
         self.dataStart = dataStart
+    }
+
+    /// The tensors' byte ranges must tile the data section exactly, as the reference
+    /// implementation requires: in offset order each begins where the previous one ended, the
+    /// first at 0 and the last at the end of the file. An overlap would let two weights alias the
+    /// same bytes, a gap or a tail would hide bytes no tensor accounts for (a damaged or spliced file).
+    static func checkCoverage(_ entries: [String: Entry], dataSize: Int, fail: (String) -> FileFormatError) throws {
+        let ordered = entries.sorted {
+            ($0.value.offsets.lowerBound, $0.value.offsets.upperBound, $0.key) < ($1.value.offsets.lowerBound, $1.value.offsets.upperBound, $1.key)
+        }
+        func range(_ r: Range<Int>) -> String { "[\(r.lowerBound), \(r.upperBound))" }
+        var expected = 0
+        var previous: (name: String, offsets: Range<Int>)? = nil
+        for (name, entry) in ordered {
+            let r = entry.offsets
+            if r.lowerBound < expected, let p = previous {
+                throw fail("tensors '\(p.name)' (bytes \(range(p.offsets))) and '\(name)' (bytes \(range(r))) overlap in the data section")
+            }
+            if r.lowerBound > expected {
+                let after = previous.map { "'\($0.name)' (ends at byte \($0.offsets.upperBound))" } ?? "the start of the data section"
+                throw fail("bytes \(range(expected..<r.lowerBound)) belong to no tensor: a gap between \(after) and '\(name)' (begins at byte \(r.lowerBound))")
+            }
+            expected = r.upperBound
+            previous = (name, r)
+        }
+        if expected != dataSize {
+            let after = previous.map { "after '\($0.name)' (ends at byte \($0.offsets.upperBound))" } ?? "(the file has no tensors)"
+            throw fail("the last \(dataSize - expected) bytes of the data section, \(range(expected..<dataSize)), belong to no tensor \(after)")
+        }
     }
 
     /// Exact integers only: Foundation hands JSON `true` over as an NSNumber that `as? Int` turns into 1.

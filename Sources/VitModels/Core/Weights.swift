@@ -23,11 +23,21 @@ public final class Weights {
     private var missing: [(String, [Int])] = []
     private var mismatched: [(String, expected: [Int], actual: [Int])] = []
 
+    /// Tensors of the file that hold NaN or ±Inf, by name (sorted), found when it was read.
+    public private(set) var nonFinite: [(name: String, report: NonFiniteReport)] = []
+
     /// Reads every float tensor of a safetensors file (integer tensors such as
-    /// `num_batches_tracked` are skipped).
+    /// `num_batches_tracked` are skipped). A tensor holding NaN or ±Inf is reported on stderr,
+    /// naming it, and listed in `nonFinite`: it loads (a caller may want to inspect it) but would
+    /// turn the model's outputs into NaN.
     public convenience init(file: String) throws {
         let st = try SafetensorsFile(path: file)
-        self.init(tensors: try st.allTensors(), origin: file)
+        let tensors = try st.allTensors()
+        self.init(tensors: tensors, origin: file)
+        nonFinite = tensors.keys.sorted().compactMap { name in NonFiniteReport.scan(tensors[name]!).map { (name, $0) } }
+        for (name, report) in nonFinite {
+            FileHandle.standardError.write(Data("warning: \(file): tensor '\(name)': \(report)\n".utf8))
+        }
     }
 
     public init(tensors: [String: Tensor], origin: String = "weights") {
