@@ -500,3 +500,23 @@ public final class CSVAppender {
         try append(fields.map(\.1))
     }
 }
+
+extension ResultTable {
+    /// The rows of several tables in one, in order: the union of their columns by name (in order
+    /// of first appearance), a row getting an empty value for each column its table lacks. The
+    /// source is the tables' sources joined by ", " (one table comes back as it is); rows keep
+    /// their lines in their own file.
+    public static func merged(_ tables: [ResultTable]) throws -> ResultTable {
+        if tables.count == 1 { return tables[0] }
+        var header: [String] = []
+        for t in tables { header += t.header.filter { !header.contains($0) } }
+        var merged = try ResultTable(header: header, source: tables.map(\.source).joined(separator: ", "))
+        for t in tables {
+            let columns = header.map { t.column($0) }
+            for (r, row) in t.rows.enumerated() {
+                try merged.append(columns.map { $0.map { row[$0] } ?? "" }, line: t.lines.indices.contains(r) ? t.lines[r] : 0)
+            }
+        }
+        return merged
+    }
+}

@@ -19,11 +19,16 @@ public struct PublishedTop1: Sendable, Equatable {
 public enum ReportSection: String, CaseIterable, Sendable {
     /// Median latency of every token mixer at every resolution, and its ratio to a baseline mixer.
     case mixers
+    /// Median latency of every configuration at every resolution it was measured at (any model).
+    case resolutions
     /// Median latency per thread count and the scaling efficiency.
     case threads
     /// Median latency of every model on every backend (engine backend and kernel ISA), and its
     /// ratio to a baseline backend.
     case backends
+    /// Median latency of every configuration on every machine (`machine_id`), and its ratio to a
+    /// baseline machine: what several `Results/*/NAME.csv` files say together.
+    case machines
     /// Parameters, GMACs, published top-1, measured latency and the Pareto front.
     case accuracy
     /// Every successful row as measured.
@@ -49,15 +54,19 @@ public struct MarkdownReport {
     /// The backend the backends pivot's ratios are relative to: a `backend`, a `kernel_isa` or
     /// `backend·kernel_isa` as the pivot labels them; nil: `packed` if measured, else the first.
     public var baselineBackend: String?
+    /// The machine (`machine_id`) the machines pivot's ratios are relative to; nil: the first seen.
+    public var baselineMachine: String?
     /// Published accuracy of a model by zoo name; nil when it has none.
     public var published: (String) -> PublishedTop1?
 
     public init(title: String? = nil, sections: Set<ReportSection>? = nil, baselineMixer: String = "pooling",
-                baselineBackend: String? = nil, published: @escaping (String) -> PublishedTop1? = { _ in nil }) {
+                baselineBackend: String? = nil, baselineMachine: String? = nil,
+                published: @escaping (String) -> PublishedTop1? = { _ in nil }) {
         self.title = title
         self.sections = sections
         self.baselineMixer = baselineMixer
         self.baselineBackend = baselineBackend
+        self.baselineMachine = baselineMachine
         self.published = published
     }
 
@@ -69,33 +78,59 @@ public struct MarkdownReport {
     /// The report. Throws a ``CSVError`` for a value that should be a number and is not (with
     /// its file, line and column), and for a requested section whose columns are missing.
     public func render(_ table: ResultTable) throws -> String {
+        try render(table, figureLink: nil).markdown
+    }
+
+    /// The report and, when `figureLink` is given, its figures (``Figure``): each linked from the
+    /// Markdown after its section as `![title](figureLink(name))`. The caller writes the SVGs.
+    func render(_ table: ResultTable, figureLink: ((String) -> String)?) throws -> (markdown: String, figures: [Figure]) {
         let data = try Measurements(table)
         var out = "# \(title ?? "Results: \(table.source)")\n\n"
         out += summary(table, data)
+        var figures: [Figure] = []
         let wanted = sections ?? Set(ReportSection.allCases)
         for section in ReportSection.allCases where wanted.contains(section) {
             if sections == nil && !MarkdownReport.needs[section, default: []].allSatisfy(table.has) { continue }
             let body: Section
             switch section {
             case .mixers: body = try mixers(data)
+            case .resolutions: body = try resolutions(data)
             case .threads: body = try threads(data)
             case .backends: body = try backends(data)
+            case .machines: body = try machines(data)
             case .accuracy: body = try accuracy(data)
             case .raw: body = raw(table, data)
             }
             switch body {
-            case .text(let text): out += "\n" + text
+            case .text(let text):
+                out += "\n" + text
+                if let figureLink {
+                    for f in try self.figures(section, data) {
+                        out += "\n![\(Markdown.altText(f.title))](\(Markdown.linkTarget(figureLink(f.name))))\n"
+                        figures.append(f)
+                    }
+                }
             case .unavailable(let why): if sections != nil { out += "\n_\(why)_\n" }
             }
         }
         out += failed(table, data)
-        return out
+        return (out, figures)
+    }
+
+    /// Checks what the pivots read as numbers — `median_ms`, and `resolution`, `threads` and
+    /// `batch` as integers — in every row that did not fail, so that a bad value is reported with
+    /// its own file, line and column before tables are merged.
+    public static func validate(_ table: ResultTable) throws {
+        let data = try Measurements(table)
+        for column in ["resolution", "threads", "batch"] where table.has(column) {
+            _ = try data.sortedInts(data.measured.filter { !$0[column].isEmpty }, column)
+        }
     }
 
     /// The columns each section cannot do without.
     static let needs: [ReportSection: [String]] = [
         .mixers: ["mixer", "resolution", "median_ms"], .threads: ["threads", "median_ms"], .accuracy: ["model", "median_ms"],
-        .backends: ["backend", "median_ms"],
+        .backends: ["backend", "median_ms"], .machines: ["machine_id", "median_ms"], .resolutions: ["resolution", "median_ms"],
     ]
 
     enum Section {
@@ -134,8 +169,7 @@ public struct MarkdownReport {
     func mixers(_ data: Measurements) throws -> Section {
         try data.require(Self.needs[.mixers]!, for: "the token-mixer pivot")
         let configs = data.measured.filter { !$0["mixer"].isEmpty }
-        let context = ["family"] + data.present(["form", "batch", "threads", "backend", "kernel_isa", "pinning"])
-        let groups = Measurements.group(configs, by: context).filter { Set($0.members.map { $0["mixer"] }).count >= 2 }
+        let (context, groups) = mixerGroups(data)
         guard !groups.isEmpty else {
             let found = Measurements.distinct(configs.map { $0["mixer"] })
             return .unavailable("No token-mixer pivot: it needs at least two mixers measured in the same setting; found "
@@ -177,11 +211,54 @@ public struct MarkdownReport {
         return .text(out)
     }
 
+    /// The mixer pivot's setting columns and its groups: configurations of one skeleton in one
+    /// setting, with at least two mixers.
+    func mixerGroups(_ data: Measurements) -> (context: [String], groups: [(members: [Measured], key: [String])]) {
+        let configs = data.measured.filter { !$0["mixer"].isEmpty }
+        let context = ["family"] + data.present(["form", "batch", "threads", "backend", "kernel_isa", "pinning"]) + data.machineAxis
+        return (context, Measurements.group(configs, by: context).filter { Set($0.members.map { $0["mixer"] }).count >= 2 })
+    }
+
+    /// The resolutions pivot's setting columns (the configuration key minus `resolution`) and its
+    /// groups: configurations measured at two or more resolutions. Under `all`, those the
+    /// token-mixer pivot already shows are left out.
+    func resolutionGroups(_ data: Measurements) -> (context: [String], groups: [(members: [Measured], key: [String])]) {
+        let context = data.present(ResultColumns.key.filter { $0 != "resolution" }) + data.machineAxis
+        var covered = Set<[Int]>()
+        if sections == nil, data.table.has("mixer") { covered = Set(mixerGroups(data).groups.flatMap { $0.members.map(\.rows) }) }
+        let configs = data.measured.filter { !$0["resolution"].isEmpty && !covered.contains($0.rows) }
+        return (context, Measurements.group(configs, by: context).filter { Set($0.members.map { $0["resolution"] }).count >= 2 })
+    }
+
+    /// Rows = configurations (the key minus resolution), columns = resolutions ascending, cells =
+    /// median ms: how latency grows with the input for any model.
+    func resolutions(_ data: Measurements) throws -> Section {
+        try data.require(Self.needs[.resolutions]!, for: "the resolutions pivot")
+        let (context, groups) = resolutionGroups(data)
+        guard !groups.isEmpty else {
+            return .unavailable("No resolutions pivot: no configuration was measured at two or more resolutions.")
+        }
+        let resolutions = try data.sortedInts(groups.flatMap(\.members), "resolution")
+        let (varying, constant) = Measurements.split(context.filter { $0 != "model" }, groups)
+        let columns = (context.contains("model") ? ["model"] : []) + varying
+        var out = "## Resolutions\n\n"
+        out += "Median latency in ms per input resolution (px) of every configuration measured at two or more.\n"
+        if !constant.isEmpty { out += "All: \(constant).\n" }
+        out += "\n| " + (columns + resolutions).joined(separator: " | ") + " |\n|"
+            + String(repeating: "---|", count: columns.count) + String(repeating: "---:|", count: resolutions.count) + "\n"
+        for g in groups {
+            let byResolution = Dictionary(g.members.map { ($0["resolution"], $0) }, uniquingKeysWith: { a, _ in a })
+            let cells = resolutions.map { r in byResolution[r].map { Markdown.mark(Markdown.ms($0.median), $0.noisy) } ?? "—" }
+            out += "| " + (columns.map { Markdown.escape(g.members[0][$0]) } + cells).joined(separator: " | ") + " |\n"
+        }
+        return .text(out)
+    }
+
     /// Median latency per thread count, with the scaling efficiency relative to the smallest
     /// thread count measured: (t_min / t_n) / (n / n_min), 100% being perfect scaling.
     func threads(_ data: Measurements) throws -> Section {
         try data.require(Self.needs[.threads]!, for: "the thread-scaling pivot")
-        let context = data.present(["model", "form", "resolution", "batch", "backend", "kernel_isa", "pinning"])
+        let context = data.present(["model", "form", "resolution", "batch", "backend", "kernel_isa", "pinning"]) + data.machineAxis
         let groups = Measurements.group(data.measured, by: context).filter { Set($0.members.map { $0["threads"] }).count >= 2 }
         guard !groups.isEmpty else {
             return .unavailable("No thread-scaling pivot: no configuration was measured at two or more thread counts.")
@@ -224,8 +301,7 @@ public struct MarkdownReport {
             return .unavailable("No backends pivot: every configuration ran on one backend and kernel ISA.")
         }
         func label(_ m: Measured) -> String { axes.map { m[$0] }.joined(separator: "·") }
-        let context = data.present(["model", "form", "resolution", "dim", "batch", "threads", "pinning", "backend", "kernel_isa"])
-            .filter { !axes.contains($0) }
+        let context = (data.present(["model", "form", "resolution", "dim", "batch", "threads", "pinning", "backend", "kernel_isa"]) + data.machineAxis).filter { !axes.contains($0) }
         let groups = Measurements.group(data.measured, by: context)
         let variants = Measurements.distinct(data.measured.map(label))
         let baseline = baselineBackend ?? (variants.contains("packed") ? "packed" : variants[0])
@@ -256,10 +332,54 @@ public struct MarkdownReport {
         return .text(out)
     }
 
+    /// The machines pivot's machines (`machine_id`, first seen first), each with its `cpu`, and
+    /// the baseline machine; throws when the chosen baseline was not measured.
+    func machineColumns(_ data: Measurements) throws -> (machines: [(id: String, cpu: String)], baseline: String)? {
+        let ids = Measurements.distinct(data.measured.map { $0["machine_id"] })
+        guard ids.count >= 2 else { return nil }
+        let machines = ids.map { id in (id: id, cpu: data.measured.first { $0["machine_id"] == id && !$0["cpu"].isEmpty }?["cpu"] ?? "") }
+        let baseline = baselineMachine ?? ids[0]
+        guard ids.contains(baseline) else {
+            throw CSVError(file: data.table.source, "the machines pivot's baseline machine '\(baseline)' was not measured; measured: \(ids.joined(separator: ", "))")
+        }
+        return (machines, baseline)
+    }
+
+    /// Median latency of every configuration (the key minus the machine) on every machine, with
+    /// the ratio to the baseline machine: one table from the result files of several machines.
+    func machines(_ data: Measurements) throws -> Section {
+        try data.require(Self.needs[.machines]!, for: "the machines pivot")
+        guard let (machines, baseline) = try machineColumns(data) else {
+            return .unavailable("No machines pivot: every configuration was measured on one machine (`machine_id`).")
+        }
+        let context = data.present(ResultColumns.key)
+        let groups = Measurements.group(data.measured, by: context)
+        let (varying, constant) = Measurements.split(context.filter { $0 != "model" }, groups)
+        let columns = (context.contains("model") ? ["model"] : []) + varying
+        var out = "## Machines\n\n"
+        out += "Median latency in ms per machine (`machine_id`, with its CPU); in brackets the ratio to `\(baseline)` (below 1: faster).\n"
+        if !constant.isEmpty { out += "All: \(constant).\n" }
+        let labels = machines.map { $0.cpu.isEmpty ? "`\($0.id)`" : "`\($0.id)` (\($0.cpu))" }
+        out += "\n| " + (columns + labels).map(Markdown.escape).joined(separator: " | ") + " |\n|"
+            + String(repeating: "---|", count: columns.count) + String(repeating: "---:|", count: machines.count) + "\n"
+        for g in groups {
+            let byMachine = Dictionary(g.members.map { ($0["machine_id"], $0) }, uniquingKeysWith: { a, _ in a })
+            let base = byMachine[baseline]
+            let cells = machines.map { machine -> String in
+                guard let m = byMachine[machine.id] else { return "—" }
+                var s = Markdown.ms(m.median)
+                if machine.id != baseline, let base { s += " (\(Markdown.ratio(m.median / base.median)))" }
+                return Markdown.mark(s, m.noisy || (machine.id != baseline && base?.noisy == true))
+            }
+            out += "| " + (columns.map { Markdown.escape(g.members[0][$0]) } + cells).joined(separator: " | ") + " |\n"
+        }
+        return .text(out)
+    }
+
     /// Accuracy against latency with the Pareto front, per form, batch, threads, backend and pinning.
     func accuracy(_ data: Measurements) throws -> Section {
         try data.require(Self.needs[.accuracy]!, for: "the accuracy–latency table")
-        let context = data.present(["form", "batch", "threads", "backend", "kernel_isa", "pinning"])
+        let context = data.present(["form", "batch", "threads", "backend", "kernel_isa", "pinning"]) + data.machineAxis
         var groups: [(members: [Measured], points: [ParetoPoint?])] = []
         for g in Measurements.group(data.measured, by: context) {
             let members = g.members.sorted { $0.median < $1.median }
@@ -321,7 +441,7 @@ public struct MarkdownReport {
     /// The rows with an error: their configuration and the error.
     func failed(_ table: ResultTable, _ data: Measurements) -> String {
         guard !data.failedRows.isEmpty else { return "" }
-        let columns = ResultColumns.key.filter(table.has) + ["error"]
+        let columns = ResultColumns.key.filter(table.has) + data.machineAxis + ["error"]
         return "\n## Failed configurations\n\n"
             + Markdown.table(header: columns, rows: data.failedRows.sorted().map { r in columns.map { table.value(r, $0) } })
     }
@@ -349,6 +469,17 @@ enum Markdown {
     static func ratio(_ v: Double) -> String { String(format: "%.2f×", v) }
 
     static func mark(_ s: String, _ noisy: Bool) -> String { noisy ? "~" + s : s }
+
+    /// An image's alt text: brackets escaped, on one line.
+    static func altText(_ s: String) -> String {
+        escape(s).replacingOccurrences(of: "[", with: "\\[").replacingOccurrences(of: "]", with: "\\]")
+    }
+
+    /// A link target: spaces and parentheses percent-encoded so that the link stays one token.
+    static func linkTarget(_ path: String) -> String {
+        path.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: " ", with: "%20")
+            .replacingOccurrences(of: "(", with: "%28").replacingOccurrences(of: ")", with: "%29")
+    }
 }
 
 /// One configuration with its repetitions merged: the key columns' values (and `mixer`,
@@ -377,7 +508,9 @@ struct Measurements {
             failedRows.insert(r)
         }
         guard table.has("median_ms") else { return }
-        let keyColumns = ResultColumns.key.filter(table.has)
+        // The machine is part of a configuration here: tables merged from several machines' files
+        // keep one configuration per machine.
+        let keyColumns = (ResultColumns.key + ["machine_id"]).filter(table.has)
         var order: [[String]] = []
         var byKey: [[String]: (rows: [Int], medians: [Double])] = [:]
         for r in table.rows.indices where !failedRows.contains(r) {
@@ -390,7 +523,7 @@ struct Measurements {
         for key in order {
             let (rows, medians) = byKey[key]!
             var values: [String: String] = [:]
-            for name in keyColumns + ["mixer", "params_m", "gmacs"] { values[name] = table.value(rows[0], name) }
+            for name in keyColumns + ["mixer", "params_m", "gmacs", "cpu"] { values[name] = table.value(rows[0], name) }
             values["family"] = values["model"].map { String($0.prefix { $0 != ":" }) } ?? ""
             measured.append(Measured(values: values, median: Self.median(medians),
                                      noisy: rows.contains { table.value($0, "noisy") == "yes" }, rows: rows))
@@ -404,6 +537,12 @@ struct Measurements {
 
     /// The columns of `names` the table has.
     func present(_ names: [String]) -> [String] { names.filter(table.has) }
+
+    /// `["machine_id"]` when the configurations come from more than one machine (tables merged
+    /// from several machines' files), so that each pivot keeps the machines apart; else nothing.
+    var machineAxis: [String] {
+        table.has("machine_id") && Set(measured.map { $0["machine_id"] }).count > 1 ? ["machine_id"] : []
+    }
 
     /// Throws when a column a section needs is missing.
     func require(_ names: [String], for purpose: String) throws {

@@ -89,8 +89,8 @@ struct RunEnvironment {
     /// Markdown and JSON next to the CSV.
     static func render(csvPath: String, baseline: String) throws {
         let table = try ResultTable.read(contentsOf: csvPath)
-        let md = try MarkdownReport(baselineMixer: baseline, published: Report.published).render(table)
-        try md.write(toFile: MarkdownReport.path(forCSV: csvPath), atomically: true, encoding: .utf8)
+        // The Markdown, and its figures beside it (NAME-<figure>.svg).
+        try MarkdownReport(baselineMixer: baseline, published: Report.published).write(table, toMarkdown: MarkdownReport.path(forCSV: csvPath))
         let jsonPath = (csvPath as NSString).deletingPathExtension + ".json"
         try table.json().write(toFile: jsonPath, atomically: true, encoding: .utf8)
         SuiteRunner.stderrLine("wrote \(MarkdownReport.path(forCSV: csvPath)) and \(jsonPath)")

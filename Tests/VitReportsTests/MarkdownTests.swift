@@ -232,4 +232,133 @@ final class MarkdownTests: XCTestCase {
         let md = try MarkdownReport(title: "Mixers").render(try ResultTable(csv: csv, source: "m.csv"))
         XCTAssertTrue(md.hasPrefix("# Mixers\n\n2 configurations measured.\n- cpu: `Neoverse-V2`\n- commit: `abc123`\n"), md)
     }
+
+    // MARK: Several files, machines and resolutions
+
+    func testMergedTablesUnionColumnsByName() throws {
+        let a = try ResultTable(csv: "model,median_ms,machine_id\nx,1,m1\ny,2,m1\n", source: "a.csv")
+        let b = try ResultTable(csv: "machine_id,model,cpu,median_ms\nm2,x,Zen,3\n", source: "b.csv")
+        let m = try ResultTable.merged([a, b])
+        XCTAssertEqual(m.header, ["model", "median_ms", "machine_id", "cpu"])
+        XCTAssertEqual(m.rows, [["x", "1", "m1", ""], ["y", "2", "m1", ""], ["x", "3", "m2", "Zen"]])
+        XCTAssertEqual(m.lines, [2, 3, 2], "each row keeps its line in its own file")
+        XCTAssertEqual(m.source, "a.csv, b.csv")
+        XCTAssertEqual(try ResultTable.merged([a]), a)
+        XCTAssertEqual(try ResultTable.merged([a]).source, "a.csv")
+    }
+
+    /// Two machines' files, merged: one row per configuration, one column per machine.
+    static let twoMachines = [
+        """
+        model,form,resolution,batch,threads,backend,machine_id,cpu,median_ms,noisy
+        fastvit_t8,inference,256,1,1,packed,epyc-1,AMD EPYC 9R14,10,no
+        mobileone_s0,inference,224,1,1,packed,epyc-1,AMD EPYC 9R14,4,no
+        levit_128s,inference,224,1,1,packed,epyc-1,AMD EPYC 9R14,3,no
+
+        """,
+        """
+        model,form,resolution,batch,threads,backend,machine_id,cpu,median_ms,noisy
+        fastvit_t8,inference,256,1,1,packed,graviton-4,Neoverse-V2,15,yes
+        mobileone_s0,inference,224,1,1,packed,graviton-4,Neoverse-V2,6,no
+
+        """,
+    ]
+
+    func testMachinesPivot() throws {
+        let table = try ResultTable.merged(Self.twoMachines.enumerated().map { try ResultTable(csv: $1, source: "m\($0).csv") })
+        let md = try MarkdownReport(sections: [.machines]).render(table)
+        XCTAssertTrue(md.contains("""
+            Median latency in ms per machine (`machine_id`, with its CPU); in brackets the ratio to `epyc-1` (below 1: faster).
+            All: form inference, batch 1, threads 1, backend packed.
+
+            | model | resolution | `epyc-1` (AMD EPYC 9R14) | `graviton-4` (Neoverse-V2) |
+            |---|---|---:|---:|
+            | fastvit_t8 | 256 | 10.00 | ~15.00 (1.50×) |
+            | mobileone_s0 | 224 | 4.000 | 6.000 (1.50×) |
+            | levit_128s | 224 | 3.000 | — |
+
+            """), md)
+        let relative = try MarkdownReport(sections: [.machines], baselineMachine: "graviton-4").render(table)
+        XCTAssertTrue(relative.contains("| fastvit_t8 | 256 | ~10.00 (0.67×) | ~15.00 |"), relative)
+        XCTAssertThrowsError(try MarkdownReport(sections: [.machines], baselineMachine: "m3").render(table)) { error in
+            XCTAssertTrue("\(error)".contains("baseline machine 'm3' was not measured; measured: epyc-1, graviton-4"), "\(error)")
+        }
+        // Under `all`: there with two machines, not with one.
+        XCTAssertTrue(try MarkdownReport().render(table).contains("## Machines"))
+        let one = try ResultTable(csv: Self.twoMachines[0], source: "one.csv")
+        XCTAssertFalse(try MarkdownReport().render(one).contains("## Machines"))
+        XCTAssertTrue(try MarkdownReport(sections: [.machines]).render(one).contains("_No machines pivot: every configuration was measured on one machine"))
+        XCTAssertThrowsError(try MarkdownReport(sections: [.machines]).render(try ResultTable(csv: "model,median_ms\na,1\n", source: "n.csv")))
+    }
+
+    /// The same configuration on two machines is two configurations, not two repetitions: the
+    /// other pivots keep the machines apart.
+    func testOtherPivotsKeepMachinesApart() throws {
+        let csv = """
+            model,mixer,resolution,machine_id,median_ms
+            s:pooling,pooling,224,m1,10
+            s:repmixer,repmixer,224,m1,8
+            s:pooling,pooling,224,m2,30
+            s:repmixer,repmixer,224,m2,33
+
+            """
+        let md = try MarkdownReport(sections: [.mixers]).render(try ResultTable(csv: csv, source: "mm.csv"))
+        XCTAssertTrue(md.contains("### machine_id m1\n"), md)
+        XCTAssertTrue(md.contains("| repmixer | 0.80× |"), md)
+        XCTAssertTrue(md.contains("| repmixer | 1.10× |"), md)
+        XCTAssertTrue(md.hasPrefix("# Results: mm.csv\n\n4 configurations measured."), md)
+    }
+
+    func testResolutionsPivot() throws {
+        let csv = """
+            model,mixer,form,resolution,batch,threads,median_ms,noisy
+            fastvit_t8,,inference,1024,1,1,160,no
+            fastvit_t8,,inference,256,1,1,10,no
+            fastvit_t8,,inference,512,1,1,40,yes
+            levit_128s,,inference,224,1,1,3,no
+            levit_128s,,inference,512,1,1,20,no
+            mobileone_s0,,inference,224,1,1,4,no
+            s:pooling,pooling,inference,224,1,1,5,no
+            s:pooling,pooling,inference,512,1,1,25,no
+            s:repmixer,repmixer,inference,224,1,1,6,no
+            s:repmixer,repmixer,inference,512,1,1,24,no
+
+            """
+        let table = try ResultTable(csv: csv, source: "r.csv")
+        // Asked for: every configuration at two or more resolutions, resolutions ascending as numbers.
+        let md = try MarkdownReport(sections: [.resolutions]).render(table)
+        XCTAssertTrue(md.contains("""
+            All: form inference, batch 1, threads 1.
+
+            | model | 224 | 256 | 512 | 1024 |
+            |---|---:|---:|---:|---:|
+            | fastvit_t8 | — | 10.00 | ~40.00 | 160.0 |
+            | levit_128s | 3.000 | — | 20.00 | — |
+            | s:pooling | 5.000 | — | 25.00 | — |
+            | s:repmixer | 6.000 | — | 24.00 | — |
+
+            """), md)
+        XCTAssertFalse(md.contains("mobileone_s0"), "one resolution: not in the pivot")
+        // Under `all`: the mixers the token-mixer table shows are left out of it.
+        let auto = try MarkdownReport().render(table)
+        XCTAssertTrue(auto.contains("## Resolutions"), auto)
+        XCTAssertTrue(auto.contains("| levit_128s | 3.000 | — | 20.00 | — |"), auto)
+        let section = auto.components(separatedBy: "## Resolutions")[1].components(separatedBy: "\n## ")[0]
+        XCTAssertTrue(section.contains("fastvit_t8"), section)
+        XCTAssertFalse(section.contains("s:pooling"), section)
+        // Only the mixer skeleton at several resolutions: its table is the token-mixer one.
+        let mixersOnly = table.filtered { !table.value($0, "mixer").isEmpty }
+        XCTAssertFalse(try MarkdownReport().render(mixersOnly).contains("## Resolutions"))
+        XCTAssertTrue(try MarkdownReport(sections: [.resolutions]).render(mixersOnly).contains("| s:pooling |"))
+        XCTAssertTrue(try MarkdownReport(sections: [.resolutions]).render(table.filtered { table.value($0, "model") == "mobileone_s0" })
+            .contains("_No resolutions pivot: no configuration was measured at two or more resolutions._"))
+    }
+
+    func testValidateNamesTheFile() throws {
+        let bad = try ResultTable(csv: "model,resolution,median_ms\na,224,1\nb,big,2\n", source: "two.csv")
+        XCTAssertThrowsError(try MarkdownReport.validate(bad)) { error in
+            XCTAssertEqual("\(error)", "two.csv:3:2: resolution: 'big' is not an integer")
+        }
+        XCTAssertNoThrow(try MarkdownReport.validate(try ResultTable(csv: mixersCSV, source: "small.csv")))
+    }
 }
