@@ -128,6 +128,7 @@ extension Suite {
     }
 
     public static func parse(_ yaml: String, file: String) throws -> Suite {
+        try checkNesting(yaml, file: file)  // before Yams, whose node building and release recurse
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -137,7 +138,7 @@ extension Suite {
         } catch let e as SuiteError {
             throw e
         } catch let e as YamlError {
-            throw SuiteError(file: file, line: yamlErrorLine(e), field: "syntax", message: "not valid YAML: \(e)")
+            throw SuiteError(file: file, line: yamlErrorLine(e), field: "syntax", message: "not valid YAML: \(shortened(e))")
         }
         let r = Reader(file: file)
         let top = try r.mapping(root, "suite", allowed: ["name", "description", "protocol", "repetitions", "interleave", "seed",
@@ -327,5 +328,62 @@ private struct Reader {
 
     func ints(_ node: Node, _ field: String, min: Int) throws -> [Int] {
         try list(node, field).map { try int($0, field, min: min) }
+    }
+}
+
+// MARK: - Nesting bound
+
+extension Suite {
+    /// How deep a suite may nest, aliases expanded. Suites nest four deep (suite → runs → run →
+    /// list). libyaml refuses text nested over 1000 levels ("Maximum nesting level reached"), but
+    /// each alias copies its anchored tree one level further down: a 100 000-line chain of aliases
+    /// built a tree whose release overflowed the stack (SIGSEGV).
+    public static let maxNesting = 5000
+
+    /// Refuses, before Yams sees it, text whose aliases could expand it deeper than `maxNesting`.
+    /// The bound is deliberately coarse, so that no quoting or comment can hide a level from it:
+    /// the text's depth is taken as every `[` and `{` anywhere plus twice the widest run of
+    /// indentation and block indicators (`- `, `? `, `: `) that starts a line (at most libyaml's
+    /// 1000), and each alias (`*name`) may add that much again.
+    /// Yams quotes the offending line whole: a 200 000-character line made a 200 kB message.
+    static func shortened(_ error: YamlError) -> String {
+        let lines = "\(error)".split(separator: "\n", omittingEmptySubsequences: false).map { (line: Substring) -> String in
+            line.count > 160 ? "\(line.prefix(160))… (\(line.count) characters)" : String(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func checkNesting(_ yaml: String, file: String) throws {
+        var brackets = 0, aliases = 0, widestPrefix = 0, prefix = 0, atLineStart = true
+        var previous = UInt8(ascii: "\n")
+        for byte in yaml.utf8 {
+            if byte == 0x0A || byte == 0x0D {
+                widestPrefix = max(widestPrefix, prefix)
+                prefix = 0
+                atLineStart = true
+            } else if atLineStart {
+                if byte == 0x20 || byte == 0x09 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: ":") {
+                    prefix += 1
+                } else {
+                    widestPrefix = max(widestPrefix, prefix)
+                    atLineStart = false
+                }
+            }
+            if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") { brackets += 1 }
+            // An alias starts a node: after a space, a line break, a flow indicator or ':'.
+            if byte == UInt8(ascii: "*"), [0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":")].contains(previous) {
+                aliases += 1
+            }
+            previous = byte
+        }
+        guard aliases > 0 else { return }  // the text alone: libyaml's own limit applies
+        widestPrefix = max(widestPrefix, prefix)
+        let levels = min(brackets + 2 * (widestPrefix + 1), 1000)
+        let (bound, overflow) = levels.multipliedReportingOverflow(by: aliases + 1)
+        guard overflow || bound > maxNesting else { return }
+        throw SuiteError(file: file, line: nil, field: "syntax",
+                         message: "its \(aliases) alias(es) could nest the suite up to \(overflow ? "more than \(Int.max)" : String(bound)) levels deep "
+                            + "(\(levels) levels of text, every bracket and indentation counted, times \(aliases + 1)); "
+                            + "the limit is \(maxNesting) (a suite nests 4 deep): use fewer aliases")
     }
 }

@@ -149,6 +149,9 @@ struct Infer: ParsableCommand {
 
     @OptionGroup var kernelISA: KernelISAOption
 
+    @Flag(help: "Exit 0 even when the input, the weights or the logits hold NaN or ±Inf (they are still reported on stderr).")
+    var allowNonfinite = false
+
     func run() throws {
         let backend = try parseBackend(backend)
         try kernelISA.apply()
@@ -158,24 +161,45 @@ struct Infer: ParsableCommand {
         guard x.rank == 4, x.shape[1] == 3 else {
             throw ValidationError("\(input): expected an NCHW batch [N, 3, H, W], got shape \(x.shape)")
         }
+        // NaN or ±Inf anywhere turns the logits into NaN: each place is reported as it is found,
+        // the logits are still written, and the exit status says the run is not to be trusted.
+        var nonFinite: [String] = []
+        if let report = NonFiniteReport.scan(x) {
+            warn("warning: input \(input): \(report)")
+            nonFinite.append("input")
+        }
         let classifier: ImageClassifier
         if let weights {
-            classifier = try info.load(Weights(file: weights))
+            let loaded = try Weights(file: weights)  // warns per tensor holding NaN or ±Inf
+            classifier = try info.load(loaded)
+            if !loaded.nonFinite.isEmpty {
+                warn("warning: weights \(weights): \(loaded.nonFinite.count) tensor(s) hold NaN or ±Inf, the first '\(loaded.nonFinite[0].name)'")
+                nonFinite.append("weights")
+            }
         } else {
-            FileHandle.standardError.write("vitbench: no --weights given: using deterministic random weights\n".data(using: .utf8)!)
+            warn("vitbench: no --weights given: using deterministic random weights")
             classifier = try info.random()
         }
         if reparameterize { classifier.reparameterize() }
         try classifier.checkInput(height: x.shape[2], width: x.shape[3])
-        for note in classifier.notes(height: x.shape[2], width: x.shape[3]) {
-            FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!)
-        }
+        for note in classifier.notes(height: x.shape[2], width: x.shape[3]) { warn("note: \(note)") }
         let pinned = try PinnedPool(threads: threads, pin: pin, topology: Topology.thisMachine())
         defer { pinned.finish() }
         let plan = try classifier.plan(batch: x.shape[0], height: x.shape[2], width: x.shape[3], backend: backend,
                                        pool: pinned.pool)
         try plan.setInput(x)
         plan.run()
-        try Npy.write(plan.output(), to: output)
+        let logits = plan.output()
+        try Npy.write(logits, to: output)
+        if let report = NonFiniteReport.scan(logits) {
+            warn("warning: logits (written to \(output)): \(report)")
+            nonFinite.append("logits")
+        }
+        if !nonFinite.isEmpty && !allowNonfinite {
+            warn("vitbench: non-finite values in the \(nonFinite.joined(separator: ", ")): exit status 1 (--allow-nonfinite accepts them)")
+            throw ExitCode(1)
+        }
     }
+
+    private func warn(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }

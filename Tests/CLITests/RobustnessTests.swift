@@ -1,0 +1,174 @@
+import Foundation
+import XCTest
+
+/// Hostile and broken input through the `vitbench` binary: every case ends in an exit status
+/// (never a signal), with a message that names the file and what is wrong; non-finite values
+/// make `infer` exit 1 unless `--allow-nonfinite`.
+final class RobustnessTests: XCTestCase {
+    var binary: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("vitbench")
+    }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-robust-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built at \(binary.path)")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    struct Outcome {
+        let status: Int32
+        let signalled: Bool
+        let output: String
+    }
+
+    /// Runs vitbench; a run still going after `timeout` seconds is killed and fails the test.
+    func vitbench(_ args: String..., timeout: TimeInterval = 60, line: UInt = #line) throws -> Outcome {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        killer.cancel()
+        let outcome = Outcome(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+                              output: String(decoding: data, as: UTF8.self))
+        XCTAssertFalse(outcome.signalled, "vitbench \(args.joined(separator: " ")) died of signal \(outcome.status)", line: line)
+        return outcome
+    }
+
+    func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    /// A float32 .npy (version 1.0 or 2.0) written by hand: the CLI tests do not link the engine.
+    func writeNpy(_ name: String, header: String, values: [Float], major: UInt8 = 1) throws -> String {
+        var data = Data([0x93] + Array("NUMPY".utf8) + [major, 0])
+        if major == 1 {
+            withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        } else {
+            withUnsafeBytes(of: UInt32(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        }
+        data.append(contentsOf: header.utf8)
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        try data.write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    func writeInput(_ name: String, shape: [Int], poison: [Int: Float] = [:]) throws -> String {
+        var values = (0..<shape.reduce(1, *)).map { Float(sin(Double($0))) }
+        for (i, v) in poison { values[i] = v }
+        let dims = shape.map(String.init).joined(separator: ", ")
+        return try writeNpy(name, header: "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }\n", values: values)
+    }
+
+    /// A safetensors file from a header written by hand.
+    func writeSafetensors(_ name: String, header: String, data: [UInt8]) throws -> String {
+        var bytes = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: header.utf8)
+        bytes.append(contentsOf: data)
+        try bytes.write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    // MARK: Non-finite values
+
+    func testInferRefusesNonFiniteInputUnlessAllowed() throws {
+        // Index 1·(32·32) + 2·32 + 3 is [0, 1, 2, 3].
+        let input = try writeInput("x.npy", shape: [1, 3, 32, 32], poison: [1 * 1024 + 2 * 32 + 3: .nan, 2000: .infinity])
+        let output = path("y.npy")
+        let r = try vitbench("infer", "--model", "metaformer_s12:pooling", "--input", input, "--output", output)
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("input \(input): 2 of 3072 values are not finite (1 NaN, 1 ±Inf)"), r.output)
+        XCTAssertTrue(r.output.contains("[0, 1, 2, 3]"), r.output)
+        XCTAssertTrue(r.output.contains("logits"), r.output)
+        XCTAssertTrue(r.output.contains("--allow-nonfinite"), r.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output), "the logits are written all the same")
+
+        let allowed = try vitbench("infer", "--model", "metaformer_s12:pooling", "--input", input, "--output", output, "--allow-nonfinite")
+        XCTAssertEqual(allowed.status, 0, allowed.output)
+        XCTAssertTrue(allowed.output.contains("not finite"), "still reported: \(allowed.output)")
+
+        let clean = try writeInput("clean.npy", shape: [1, 3, 32, 32])
+        let fine = try vitbench("infer", "--model", "metaformer_s12:pooling", "--input", clean, "--output", output)
+        XCTAssertEqual(fine.status, 0, fine.output)
+        XCTAssertFalse(fine.output.contains("not finite"), fine.output)
+    }
+
+    func testNonFiniteWeightsAreNamedAtLoad() throws {
+        // NaN in a tensor the model does not have: reported by name on load, then the load fails on the key.
+        let nan = Float.nan.bitPattern, one = Float(1).bitPattern
+        let bytes = [one, nan].flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
+        let weights = try writeSafetensors("w.safetensors", header: #"{"bogus.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+                                           data: bytes)
+        let input = try writeInput("x.npy", shape: [1, 3, 32, 32])
+        let r = try vitbench("infer", "--model", "metaformer_s12:pooling", "--weights", weights, "--input", input, "--output", path("y.npy"))
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("tensor 'bogus.weight': 1 of 2 values are not finite (NaN)"), r.output)
+    }
+
+    // MARK: Hostile files
+
+    func testDeeplyNestedNpyHeaderIsAnError() throws {
+        let header = "{'descr': " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+            + ", 'fortran_order': False, 'shape': (1,)}"
+        let input = try writeNpy("deep.npy", header: header, values: [0], major: 2)
+        let r = try vitbench("infer", "--model", "metaformer_s12:pooling", "--input", input, "--output", path("y.npy"))
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("\(input): header nests brackets more than 32 deep"), r.output)
+    }
+
+    func testOverlappingSafetensorsRangesNameTheTensors() throws {
+        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        let weights = try writeSafetensors("overlap.safetensors", header: header, data: Array(repeating: 0, count: 12))
+        let input = try writeInput("x.npy", shape: [1, 3, 32, 32])
+        let r = try vitbench("infer", "--model", "metaformer_s12:pooling", "--weights", weights, "--input", input, "--output", path("y.npy"))
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("tensors 'a' (bytes [0, 8)) and 'b' (bytes [4, 12)) overlap"), r.output)
+    }
+
+    func testDeeplyNestedSuitesAreErrors() throws {
+        let n = 100_000
+        let cases: [(String, String, String)] = [
+            ("flow.yaml", "name: deep\nruns: " + String(repeating: "[", count: n) + String(repeating: "]", count: n) + "\n",
+             "Maximum nesting level"),
+            ("dashes.yaml", "runs:\n" + String(repeating: "- ", count: n) + "x\n", "Maximum nesting level"),
+            // Each alias nests the previous anchor one level deeper: 100 000 lines, no deep text.
+            ("aliases.yaml", "a0: &a0 [1]\n" + (1..<n).map { "a\($0): &a\($0) [*a\($0 - 1)]\n" }.joined(),
+             "alias(es) could nest the suite"),
+        ]
+        for (name, text, message) in cases {
+            try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+            let r = try vitbench("run", path(name), "--dry-run")
+            XCTAssertEqual(r.status, 1, "\(name): \(r.output.prefix(500))")
+            XCTAssertTrue(r.output.contains(path(name)), "\(name): \(r.output.prefix(500))")
+            XCTAssertTrue(r.output.contains(message), "\(name): \(r.output.prefix(500))")
+            XCTAssertLessThan(r.output.utf8.count, 4000, "\(name): the message quotes the file in part only")
+        }
+        // A few aliases in an ordinary suite are fine.
+        let shared = """
+            name: shared
+            defaults: &d {batch: [1], threads: ["1"]}
+            runs:
+              - block: metaformer.pooling
+                dims: &dims [8]
+                resolutions: &res [4]
+              - block: fastvit.repmixer
+                dims: *dims
+                resolutions: *res
+
+            """
+        try shared.write(toFile: path("shared.yaml"), atomically: true, encoding: .utf8)
+        let ok = try vitbench("run", path("shared.yaml"), "--dry-run")
+        XCTAssertEqual(ok.status, 0, ok.output)
+    }
+}
