@@ -156,7 +156,7 @@ public enum BenchmarkRunner {
                 throw ModelInputError("batch, threads and resolution must be positive (got \(c.batch), \(c.threads), \(c.resolution))")
             }
             return try c.isa.whileSelected {
-                let pool = pool ?? ThreadPool(threads: c.threads)
+                let pool = try pool ?? ThreadPool(starting: c.threads)
                 let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: pool)
                 let plan = lowered.plan
                 var rng = SplitMix64(seed: 0x5EED)
@@ -181,7 +181,10 @@ public enum BenchmarkRunner {
 
     /// The configuration's model or block with deterministic random weights, in its form, lowered
     /// once for its input shape.
+    /// Refuses (`MemoryLimitError`) a configuration whose estimated memory exceeds the budget
+    /// (`MemoryBudget`: `--memory-limit`, or the memory available) before building anything big.
     public static func lower(_ c: BenchConfiguration, backend: Backend, pool: ThreadPool) throws -> Lowered {
+        try checkMemory(c, threads: pool.threadCount)
         if BlockZoo.contains(c.model) {
             let block = try BlockZoo.named(c.model).random(dim: c.dim, height: c.resolution)
             if c.form == .inference { block.reparameterize() }
@@ -195,5 +198,22 @@ public enum BenchmarkRunner {
         if c.form == .inference { model.reparameterize() }
         let plan = try model.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend, pool: pool)
         return Lowered(plan: plan, parameters: model.parameterCount, notes: model.notes(height: c.resolution, width: c.resolution))
+    }
+
+    /// The configuration's estimated memory (`MemoryGuard`), checked against the budget: throws
+    /// `MemoryLimitError` (an error row in a suite) when it would not fit.
+    @discardableResult
+    public static func checkMemory(_ c: BenchConfiguration, threads: Int? = nil) throws -> MemoryEstimate {
+        if c.dim != nil && !BlockZoo.contains(c.model) {
+            throw ModelInputError("\(c.model) is a model, not a block: a width (dim) applies to blocks only")
+        }
+        return try MemoryGuard.check(MemoryGuard.subject(named: c.model), dim: c.dim, reparameterized: c.form == .inference,
+                                     batch: c.batch, height: c.resolution, width: c.resolution, threads: threads ?? c.threads)
+    }
+
+    /// The estimate alone, for `run --dry-run` and `info` (never throws for being over budget).
+    public static func estimateMemory(_ c: BenchConfiguration) throws -> MemoryEstimate {
+        try MemoryGuard.estimate(MemoryGuard.subject(named: c.model), dim: c.dim, reparameterized: c.form == .inference,
+                                 batch: c.batch, height: c.resolution, width: c.resolution, threads: c.threads)
     }
 }

@@ -10,13 +10,13 @@ public struct PinnedPool {
 
     public init(threads: Int, pin policy: PinningPolicy, topology: Topology) throws {
         guard policy.binds else {
-            pool = ThreadPool(threads: threads)
+            pool = try ThreadPool(starting: threads)
             status = "not pinned (policy none)"
             pinner = nil
             return
         }
         let p = try Pinner(policy: policy, threads: threads, topology: topology)
-        pool = ThreadPool(threads: threads, onWorkerStart: p.hook)
+        pool = try ThreadPool(starting: threads, onWorkerStart: p.hook)
         status = p.status
         pinner = p
     }

@@ -1,4 +1,5 @@
 import CHwloc
+import VitEngine
 import Foundation
 
 /// Where the engine's workers run: which PU each worker is bound to, in worker order.
@@ -101,17 +102,25 @@ public struct PinningPolicy: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The largest core index `cores=` accepts (Linux builds for at most 8192 CPUs): bounds the
+    /// list at parse time, so that `cores=0-4294967295` is an error, not a loop over 2^32 cores.
+    public static let maximumCoreIndex = 8191
+
     /// `0,2,4-7` → [0, 2, 4, 5, 6, 7]; duplicates and reversed ranges are mistakes, not no-ops.
     static func parseIndexList(_ text: String) throws -> [Int] {
         var out: [Int] = []
+        var seen = Set<Int>()
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = item.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(bounds.count), let lo = Int(bounds[0]), let hi = Int(bounds.last!), lo >= 0 else {
                 throw PinningError("'\(item)' is not a core index or range (e.g. 0,2,4-7)")
             }
             guard lo <= hi else { throw PinningError("range \(item) runs backwards") }
+            guard hi <= maximumCoreIndex else {
+                throw PinningError("core \(hi) is out of range: core indexes go up to \(maximumCoreIndex) at most (see `vitbench env` for this machine's)")
+            }
             for i in lo...hi {
-                if out.contains(i) { throw PinningError("core \(i) is listed twice") }
+                if !seen.insert(i).inserted { throw PinningError("core \(i) is listed twice") }
                 out.append(i)
             }
         }
@@ -217,13 +226,25 @@ public enum ThreadSweep {
     ///   ×k), whose ends are counts or `all`. A range always includes its upper end, so
     ///   `1..all*2` on 12 cores is 1, 2, 4, 8, 12.
     /// - Counts keep the order written; repeats are dropped.
-    public static func parse(_ spec: String, all: Int) throws -> [Int] {
+    /// - Parameter maximum: the largest count allowed (the PUs of the machine unless
+    ///   oversubscription is allowed; never more than `ThreadPool.maximumThreads`); checked on
+    ///   every count and range end before a range is expanded.
+    /// - Parameter maximumReason: why counts stop there, for the error.
+    public static func parse(_ spec: String, all: Int, maximum: Int = ThreadPool.maximumThreads,
+                             maximumReason: String? = nil) throws -> [Int] {
         func bad(_ why: String) -> PinningError { PinningError("invalid thread sweep '\(spec)': \(why)") }
+        let limit = min(maximum, ThreadPool.maximumThreads)
         func count(_ s: Substring) throws -> Int {
             let t = s.trimmingCharacters(in: .whitespaces)
             if t == "all" || t == "N" || t == "n" { return all }
             guard let v = Int(t) else { throw bad("'\(t)' is not a thread count (a number, all or N)") }
             guard v >= 1 else { throw bad("thread counts start at 1 (got \(v))") }
+            guard v <= limit else {
+                if limit < ThreadPool.maximumThreads, let maximumReason {
+                    throw bad("\(v) threads is more than \(maximumReason)")
+                }
+                throw bad("\(v) threads is more than the engine's limit of \(ThreadPool.maximumThreads) threads")
+            }
             return v
         }
         var out: [Int] = []
@@ -246,7 +267,9 @@ public enum ThreadSweep {
             var v = lo
             while v < hi {
                 out.append(v)
-                v = factor > 1 ? v * factor : v + step
+                // Both ends are at most `limit`: a step or factor past it ends the range.
+                let (n, overflow) = factor > 1 ? v.multipliedReportingOverflow(by: factor) : v.addingReportingOverflow(step)
+                v = overflow ? hi : n
             }
             out.append(hi)
         }
@@ -255,8 +278,25 @@ public enum ThreadSweep {
     }
 
     /// Counts for `policy` on `topology`: `all` is the policy's capacity (cores, or PUs with +smt).
-    public static func parse(_ spec: String, policy: PinningPolicy, topology: Topology) throws -> [Int] {
-        try parse(spec, all: policy.capacity(on: topology))
+    /// Counts beyond the topology's PUs are refused unless `allowOversubscription`
+    /// (`--allow-oversubscription`, a suite's `allow_oversubscription: true`), and then still
+    /// bounded by `ThreadPool.maximumThreads`.
+    public static func parse(_ spec: String, policy: PinningPolicy, topology: Topology,
+                             allowOversubscription: Bool = false) throws -> [Int] {
+        let pus = max(topology.pus.count, 1)
+        return try parse(spec, all: policy.capacity(on: topology),
+                         maximum: allowOversubscription ? ThreadPool.maximumThreads : pus,
+                         maximumReason: "the \(pus) PU\(pus == 1 ? "" : "s") of \(topology.source) "
+                            + "(--allow-oversubscription, or allow_oversubscription: true in a suite, runs more threads than PUs)")
+    }
+
+    /// The warning to print when `counts` put more workers than PUs on `topology` (allowed by
+    /// `--allow-oversubscription`); nil when they fit.
+    public static func oversubscriptionWarning(_ counts: [Int], topology: Topology) -> String? {
+        let pus = max(topology.pus.count, 1)
+        guard let most = counts.max(), most > pus else { return nil }
+        return "warning: \(most) threads on \(pus) PU\(pus == 1 ? "" : "s"): workers share PUs (oversubscribed), "
+            + "so timings measure the OS scheduler as much as the engine"
     }
 }
 

@@ -44,7 +44,16 @@ public struct Suite {
         public var isas: [KernelISA]?
         /// OpenBLAS's own threads per product.
         public var blasThreads: [Int] = [1]
+        /// Lines of `pin:` and `threads:` (for errors found against the machine's topology).
+        public var pinLine: Int? = nil
+        public var threadsLine: Int? = nil
     }
+
+    /// The most repetitions and runs a suite may ask for: beyond them a typo, not a plan.
+    public static let maximumRepetitions = 10_000
+    public static let maximumRuns = 10_000_000
+    /// The longest duration (seconds) a protocol or cooldown may name: one day.
+    public static let maximumSeconds = 86_400.0
 
     public var name: String
     public var description: String
@@ -56,6 +65,9 @@ public struct Suite {
     public var cooldownSeconds: Double
     public var baselineMixer: String
     public var runs: [Run]
+    /// `allow_oversubscription: true`: thread counts beyond the machine's PUs are measured
+    /// (with a warning) instead of refused.
+    public var allowOversubscription = false
 
     /// Every configuration, in run order (repetitions included; shuffled when `interleave`).
     /// `threadCounts` turns a thread spec ("1", "all", "1..4") into counts for this machine.
@@ -108,6 +120,30 @@ public struct Suite {
     }
 }
 
+extension Suite {
+    /// Checks what depends on the machine before anything runs, with file and line: every
+    /// pinning policy can be placed on `topology` (cores in range, kinds that exist) and every
+    /// thread count fits its PUs (or `allow_oversubscription: true`, or `allowOversubscription`
+    /// from `run --allow-oversubscription`).
+    public func validate(on topology: Topology, allowOversubscription: Bool = false) throws {
+        for (i, run) in runs.enumerated() {
+            for pin in run.pins {
+                do { _ = try pin.order(on: topology) } catch {
+                    throw SuiteError(file: file, line: run.pinLine, field: "runs[\(i)].pin", message: "\(error)")
+                }
+                for spec in run.threads {
+                    do {
+                        _ = try ThreadSweep.parse(spec, policy: pin, topology: topology,
+                                                  allowOversubscription: allowOversubscription || self.allowOversubscription)
+                    } catch {
+                        throw SuiteError(file: file, line: run.threadsLine, field: "runs[\(i)].threads", message: "\(error)")
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A mistake in a suite file: where, which field, what is allowed.
 public struct SuiteError: Error, CustomStringConvertible {
     public let file: String
@@ -142,17 +178,17 @@ extension Suite {
         }
         let r = Reader(file: file)
         let top = try r.mapping(root, "suite", allowed: ["name", "description", "protocol", "repetitions", "interleave", "seed",
-                                                          "cooldown_seconds", "baseline", "defaults", "runs"])
+                                                          "cooldown_seconds", "baseline", "defaults", "runs", "allow_oversubscription"])
         var proto = MeasurementProtocol()
         if let p = top["protocol"] {
             let m = try r.mapping(p, "protocol", allowed: ["warmup_runs", "warmup_seconds", "min_runs", "min_seconds",
                                                             "max_seconds", "noise_threshold"])
-            if let v = m["warmup_runs"] { proto.warmupRuns = try r.int(v, "protocol.warmup_runs", min: 0) }
-            if let v = m["warmup_seconds"] { proto.warmupSeconds = try r.double(v, "protocol.warmup_seconds", min: 0) }
-            if let v = m["min_runs"] { proto.minRuns = try r.int(v, "protocol.min_runs", min: 1) }
-            if let v = m["min_seconds"] { proto.minSeconds = try r.double(v, "protocol.min_seconds", min: 0) }
-            if let v = m["max_seconds"] { proto.maxSeconds = try r.double(v, "protocol.max_seconds", min: 0.001) }
-            if let v = m["noise_threshold"] { proto.noiseThreshold = try r.double(v, "protocol.noise_threshold", min: 0) }
+            if let v = m["warmup_runs"] { proto.warmupRuns = try r.int(v, "protocol.warmup_runs", min: 0, max: Suite.maximumRuns) }
+            if let v = m["warmup_seconds"] { proto.warmupSeconds = try r.double(v, "protocol.warmup_seconds", min: 0, max: Suite.maximumSeconds) }
+            if let v = m["min_runs"] { proto.minRuns = try r.int(v, "protocol.min_runs", min: 1, max: Suite.maximumRuns) }
+            if let v = m["min_seconds"] { proto.minSeconds = try r.double(v, "protocol.min_seconds", min: 0, max: Suite.maximumSeconds) }
+            if let v = m["max_seconds"] { proto.maxSeconds = try r.double(v, "protocol.max_seconds", min: 0.001, max: Suite.maximumSeconds) }
+            if let v = m["noise_threshold"] { proto.noiseThreshold = try r.double(v, "protocol.noise_threshold", min: 0, max: 1e6) }
         }
         var baseline = "pooling"
         if let b = top["baseline"] {
@@ -198,6 +234,10 @@ extension Suite {
                 variants[parts[0], default: []].append(parts[1])
             }
             var models: [String] = []
+            if names.isEmpty, let given = m["mixers"] {
+                throw SuiteError(file: file, line: given.mark?.line, field: "\(f).mixers",
+                                 message: "`mixers` applies to models with variants; this run names only blocks")
+            }
             let mixerNode = field("mixers")
             let mixers = try mixerNode.map { try r.strings($0, "\(f).mixers") }
             let nameNode = m["model"] ?? m["models"] ?? node
@@ -213,6 +253,11 @@ extension Suite {
                     }
                     models += mixers.map { "\(n):\($0)" }
                 } else if known.contains(n) {
+                    if let given = m["mixers"] {
+                        let withVariants = variants.keys.sorted().joined(separator: ", ")
+                        throw SuiteError(file: file, line: given.mark?.line, field: "\(f).mixers",
+                                         message: "\(n) has no variants, so `mixers` does not apply to it; models with variants: \(withVariants)")
+                    }
                     models.append(n)
                 } else {
                     throw SuiteError(file: file, line: nameNode.mark?.line, field: "\(f).model",
@@ -223,6 +268,12 @@ extension Suite {
             let resolutions = try field("resolutions").map { try r.ints($0, "\(f).resolutions", min: 1) }
             let batches = try field("batch").map { try r.ints($0, "\(f).batch", min: 1) } ?? [1]
             let threads = try field("threads").map { try r.strings($0, "\(f).threads") } ?? ["1"]
+            // Syntax and the engine's hard limit now; the machine's PUs in `validate(on:)`.
+            for spec in threads {
+                do { _ = try ThreadSweep.parse(spec, all: 1) } catch {
+                    throw SuiteError(file: file, line: field("threads")?.mark?.line, field: "\(f).threads", message: "\(error)")
+                }
+            }
             let backends = try field("backends").map { try r.strings($0, "\(f).backends", oneOf: Backend.names) }?
                 .compactMap(BackendName.init(rawValue:)) ?? [.packed]
             // Checked here and kept in one spelling (`Compact` and `compact` are one configuration).
@@ -236,16 +287,18 @@ extension Suite {
             runs.append(Run(models: models + blocks, dims: dims, forms: forms.compactMap(ModelForm.init(rawValue:)), resolutions: resolutions,
                             batches: batches, threads: threads, backends: backends, pins: pins,
                             isas: isas?.compactMap(KernelISA.init(rawValue:)),
-                            blasThreads: try field("blas_threads").map { try r.ints($0, "\(f).blas_threads", min: 1) } ?? [1]))
+                            blasThreads: try field("blas_threads").map { try r.ints($0, "\(f).blas_threads", min: 1, max: 1024) } ?? [1],
+                            pinLine: field("pin")?.mark?.line, threadsLine: field("threads")?.mark?.line))
         }
         let name = try top["name"].map { try r.string($0, "name") } ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         return Suite(
             name: name, description: try top["description"].map { try r.string($0, "description") } ?? "", file: file,
-            measurement: proto, repetitions: try top["repetitions"].map { try r.int($0, "repetitions", min: 1) } ?? 1,
+            measurement: proto, repetitions: try top["repetitions"].map { try r.int($0, "repetitions", min: 1, max: Suite.maximumRepetitions) } ?? 1,
             interleave: try top["interleave"].map { try r.bool($0, "interleave") } ?? false,
             seed: UInt64(try top["seed"].map { try r.int($0, "seed", min: 0) } ?? 1),
-            cooldownSeconds: try top["cooldown_seconds"].map { try r.double($0, "cooldown_seconds", min: 0) } ?? 0,
-            baselineMixer: baseline, runs: runs)
+            cooldownSeconds: try top["cooldown_seconds"].map { try r.double($0, "cooldown_seconds", min: 0, max: Suite.maximumSeconds) } ?? 0,
+            baselineMixer: baseline, runs: runs,
+            allowOversubscription: try top["allow_oversubscription"].map { try r.bool($0, "allow_oversubscription") } ?? false)
     }
 
     private static func yamlErrorLine(_ e: YamlError) -> Int? {
@@ -291,15 +344,20 @@ private struct Reader {
         return s
     }
 
-    func int(_ node: Node, _ field: String, min: Int) throws -> Int {
+    func int(_ node: Node, _ field: String, min: Int, max: Int = Int.max) throws -> Int {
         let s = try scalar(node, field)
         guard let v = Int(s), v >= min else { throw fail(node, field, "expected an integer ≥ \(min), got '\(s)'") }
+        guard v <= max else { throw fail(node, field, "expected an integer between \(min) and \(max), got '\(s)'") }
         return v
     }
 
-    func double(_ node: Node, _ field: String, min: Double) throws -> Double {
+    /// A finite number in min...max: `.inf`, `.nan` and absurd durations are refused.
+    func double(_ node: Node, _ field: String, min: Double, max: Double = .greatestFiniteMagnitude) throws -> Double {
         let s = try scalar(node, field)
-        guard let v = Double(s), v >= min else { throw fail(node, field, "expected a number ≥ \(min), got '\(s)'") }
+        let yaml = ["inf": Double.infinity, "+inf": .infinity, "-inf": -.infinity, "nan": .nan]  // YAML's .inf, .nan
+        let key = s.lowercased().hasPrefix(".") ? String(s.lowercased().dropFirst()) : s.lowercased()
+        guard let v = Double(s) ?? yaml[key], v >= min else { throw fail(node, field, "expected a number ≥ \(min), got '\(s)'") }
+        guard v.isFinite, v <= max else { throw fail(node, field, "expected a finite number between \(min) and \(max), got '\(s)'") }
         return v
     }
 
@@ -326,8 +384,8 @@ private struct Reader {
         try list(node, field).map { try string($0, field, oneOf: valid) }
     }
 
-    func ints(_ node: Node, _ field: String, min: Int) throws -> [Int] {
-        try list(node, field).map { try int($0, field, min: min) }
+    func ints(_ node: Node, _ field: String, min: Int, max: Int = Int.max) throws -> [Int] {
+        try list(node, field).map { try int($0, field, min: min, max: max) }
     }
 }
 

@@ -28,8 +28,20 @@ struct ProtocolOptions: ParsableArguments {
         if let v = minSeconds { p.minSeconds = v }
         if let v = maxSeconds { p.maxSeconds = v }
         if let v = noiseThreshold { p.noiseThreshold = v }
-        guard p.minRuns >= 1, p.warmupRuns >= 0, p.minSeconds >= 0, p.maxSeconds > 0 else {
+        // As suites: finite durations of at most a day, run counts of at most Suite.maximumRuns.
+        for (flag, v) in [("--warmup-seconds", p.warmupSeconds), ("--min-seconds", p.minSeconds), ("--max-seconds", p.maxSeconds),
+                          ("--noise-threshold", p.noiseThreshold)] {
+            guard v.isFinite else { throw ValidationError("\(flag) must be a finite number, got \(v)") }
+        }
+        guard p.minRuns >= 1, p.warmupRuns >= 0, p.minSeconds >= 0, p.maxSeconds > 0, p.warmupSeconds >= 0, p.noiseThreshold >= 0 else {
             throw ValidationError("protocol values must be positive")
+        }
+        for (flag, v) in [("--warmup-seconds", p.warmupSeconds), ("--min-seconds", p.minSeconds), ("--max-seconds", p.maxSeconds)]
+        where v > Suite.maximumSeconds {
+            throw ValidationError("\(flag) must be at most \(Int(Suite.maximumSeconds)) seconds (a day), got \(v)")
+        }
+        for (flag, v) in [("--warmup-runs", p.warmupRuns), ("--min-runs", p.minRuns)] where v > Suite.maximumRuns {
+            throw ValidationError("\(flag) must be at most \(Suite.maximumRuns), got \(v)")
         }
         return p
     }
@@ -55,6 +67,10 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var kernelISA: KernelISAOption
 
+    @OptionGroup var memoryLimit: MemoryLimitOption
+
+    @OptionGroup var oversubscription: OversubscriptionOption
+
     @Option(help: "Threads OpenBLAS itself starts inside each product (openblas and packed backends; needs --threads 1). Not pinned by vitbench.")
     var blasThreads = 1
 
@@ -62,7 +78,15 @@ struct Bench: ParsableCommand {
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
         let policy = pin
-        let counts = try ThreadSweep.parse(threads, policy: policy, topology: environment.topology)
+        try memoryLimit.apply()
+        let counts: [Int]
+        do {
+            counts = try ThreadSweep.parse(threads, policy: policy, topology: environment.topology,
+                                           allowOversubscription: oversubscription.allowOversubscription)
+        } catch {
+            throw ValidationError("--threads: \(error)")
+        }
+        oversubscription.warn(counts, topology: environment.topology)
         var failures: [String] = []
         for (i, t) in counts.enumerated() {
             let config = try selection.configuration(threads: t, backend: backendOption.backend, pin: policy, isa: kernelISA.isa ?? .best,
@@ -84,7 +108,7 @@ struct Bench: ParsableCommand {
             }
             if let error = result.error { failures.append(error) }
         }
-        if !failures.isEmpty { throw ValidationError(failures.joined(separator: "\n")) }
+        if !failures.isEmpty { throw CommandFailure(failures.joined(separator: "\n")) }
     }
 }
 

@@ -22,8 +22,13 @@ struct Export: ParsableCommand {
     @Option(help: "Where to write the ONNX file.")
     var onnx: String
 
+    @OptionGroup var memoryLimit: MemoryLimitOption
+
     func run() throws {
+        try memoryLimit.apply()
         let c = try selection.configuration(threads: 1)
+        // Before the weights are built (the plan's arena is never allocated: the estimate over-counts).
+        try BenchmarkRunner.checkMemory(c)
         let data: Data
         if BlockZoo.contains(c.model) {
             guard weights == nil else { throw ValidationError("--weights applies to models; blocks take random weights") }
@@ -39,7 +44,7 @@ struct Export: ParsableCommand {
         do {
             try data.write(to: URL(fileURLWithPath: onnx), options: .atomic)
         } catch {
-            throw ValidationError("cannot write \(onnx): \(error.localizedDescription)")
+            throw CommandFailure("cannot write \(onnx): \(error.localizedDescription)")
         }
         print("wrote \(onnx): \(c.model), \(c.form.rawValue) form, batch \(c.batch), \(c.resolution)x\(c.resolution), "
               + String(format: "%.1f MB", Double(data.count) / 1e6))

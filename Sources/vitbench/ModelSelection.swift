@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VitEngine
 import VitHarness
 import VitModels
@@ -65,4 +66,58 @@ extension ModelForm: ExpressibleByArgument {}
 struct BackendOption: ParsableArguments {
     @Option(help: "Backend (see README, \"Backends\").")
     var backend = BackendName.packed
+}
+
+/// `--memory-limit SIZE` for the commands that build a plan (`bench`, `profile`, `infer`, `run`,
+/// `export`): the memory budget a configuration's estimate must fit (default: the memory
+/// available, MemAvailable or the cgroup's limit if lower). One over it is refused with the
+/// estimate and the budget (in a suite, an error row).
+struct MemoryLimitOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Memory budget per configuration, e.g. 8G, 512M (default: the memory available: MemAvailable, or the cgroup's limit if lower).",
+                               valueName: "size"))
+    var memoryLimit: String?
+
+    func validate() throws {
+        if let memoryLimit {
+            do { _ = try MemoryBudget.parse(memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
+        }
+    }
+
+    /// Sets the budget for the rest of the process.
+    func apply() throws {
+        guard let memoryLimit else { return }
+        do { MemoryBudget.limit = try MemoryBudget.parse(memoryLimit) } catch { throw ValidationError("--memory-limit: \(error)") }
+    }
+}
+
+/// `--allow-oversubscription`: thread counts beyond this machine's PUs are refused unless given.
+struct OversubscriptionOption: ParsableArguments {
+    @Flag(help: "Allow more threads than this machine has PUs (refused otherwise; a warning is printed). At most \(ThreadPool.maximumThreads) threads.")
+    var allowOversubscription = false
+
+    /// Checks a plain thread count (`profile`, `infer`): at least 1, at most the PUs (or, with
+    /// the flag, `ThreadPool.maximumThreads`, with a warning past the PUs).
+    func check(threads: Int, topology: Topology) throws {
+        do {
+            let counts = try ThreadSweep.parse("\(threads)", policy: .none, topology: topology,
+                                               allowOversubscription: allowOversubscription)
+            warn(counts, topology: topology)
+        } catch {
+            throw ValidationError("--threads: \(error)")
+        }
+    }
+
+    func warn(_ counts: [Int], topology: Topology) {
+        if let warning = ThreadSweep.oversubscriptionWarning(counts, topology: topology) {
+            FileHandle.standardError.write((warning + "\n").data(using: .utf8)!)
+        }
+    }
+}
+
+/// An error in the data or the measurement, not in how the command was called: exit status 1
+/// (ArgumentParser gives `ValidationError` 64, the usage status).
+struct CommandFailure: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }

@@ -45,12 +45,51 @@ struct Info: ParsableCommand {
     @Option(help: "A block's width (default: the block's own).")
     var dim: Int?
 
-    func run() throws {
+    @Option(help: "Batch for the memory estimate.")
+    var batch = 1
+
+    @Option(help: "Worker threads for the memory estimate (scratch grows with them).")
+    var threads = 1
+
+    func validate() throws {
         if let resolution, resolution < 1 { throw ValidationError("--resolution must be positive") }
+        if let dim, dim < 1 { throw ValidationError("--dim must be positive") }
+        guard batch >= 1 else { throw ValidationError("--batch must be positive") }
+        guard (1...ThreadPool.maximumThreads).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and \(ThreadPool.maximumThreads)")
+        }
+    }
+
+    /// The memory a run would take in both forms, and whether it fits the memory available.
+    private func printMemory(_ subject: MemoryGuard.Subject, dim: Int?, resolution res: Int) throws {
+        let budget = MemoryBudget.current()
+        for (form, fused) in [("inference", true), ("train", false)] {
+            let e = try MemoryGuard.estimate(subject, dim: dim, reparameterized: fused, batch: batch, height: res, width: res,
+                                             threads: threads, budget: budget.bytes)
+            let verdict = e.totalBytes > Double(budget.bytes)
+                ? "over the budget of \(MemoryBudget.format(Double(budget.bytes))) (\(budget.source)): bench and run refuse it"
+                : "fits the budget of \(MemoryBudget.format(Double(budget.bytes))) (\(budget.source))"
+            print("memory (\(form) form, batch \(batch), \(threads) thread(s)): \(e); \(verdict)")
+        }
+    }
+
+    /// Counting builds the model at this size: refused first when that alone would not fit.
+    private func refuseUncountable(_ subject: MemoryGuard.Subject, dim: Int?, resolution res: Int, what: String) throws {
+        let budget = MemoryBudget.current()
+        let e = try MemoryGuard.estimate(subject, dim: dim, reparameterized: false, batch: 1, height: res, width: res, threads: 1,
+                                         budget: budget.bytes)
+        if e.extrapolated {
+            throw MemoryLimitError(subject: what, neededBytes: e.totalBytes, breakdown: e.breakdown,
+                                   budgetBytes: budget.bytes, budgetSource: budget.source)
+        }
+    }
+
+    func run() throws {
         if BlockZoo.contains(model) { return try describeBlock(BlockZoo.named(model)) }
         if dim != nil { throw ValidationError("--dim applies to blocks; \(model) is a model") }
         let info = try ModelZoo.named(model)
         let res = resolution ?? info.resolution
+        try refuseUncountable(.model(info), dim: nil, resolution: res, what: "\(info.name) at \(res)x\(res)")
         let s = try ModelSummary(info, resolution: res)
         print("\(info.name) (\(info.family)): \(info.summary)")
         print("parameters: \(s.paramsText) M (train-time / reparameterised)")
@@ -59,15 +98,18 @@ struct Info: ParsableCommand {
         if let g = info.referenceGMACs, res == info.resolution { print("  reference: \(g) G at \(info.resolution)") }
         if let p = info.published { print("published top-1: \(p.top1)% (\(p.source))") } else { print("published top-1: no published weights") }
         for note in try info.random().notes(height: res, width: res) { print("note at \(res)x\(res): \(note)") }
+        try printMemory(.model(info), dim: nil, resolution: res)
     }
 
     private func describeBlock(_ info: BlockInfo) throws {
         let d = dim ?? info.defaultDim, res = resolution ?? info.defaultResolution
+        try refuseUncountable(.block(info), dim: d, resolution: res, what: "\(info.name) of width \(d) at \(res)x\(res)")
         let s = try BlockSummary(info, dim: d, resolution: res)
         print("\(info.name) (block of \(info.family)): \(info.summary)")
         print("input: \(s.inputShape) (batch 1, dim \(d), grid \(res)x\(res))")
         print("parameters: \(s.paramsText) M (train-time / reparameterised)")
         print("MACs: \(String(format: "%.4f", s.gmacs)) G (reparameterised form), \(String(format: "%.4f", s.gmacsTrain)) G (train-time form)")
+        try printMemory(.block(info), dim: d, resolution: res)
     }
 }
 
@@ -148,6 +190,8 @@ struct Infer: ParsableCommand {
     var backend = BackendName.packed
 
     @OptionGroup var kernelISA: KernelISAOption
+    @OptionGroup var memoryLimit: MemoryLimitOption
+    @OptionGroup var oversubscription: OversubscriptionOption
 
     @Flag(help: "Exit 0 even when the input, the weights or the logits hold NaN or ±Inf (they are still reported on stderr).")
     var allowNonfinite = false
@@ -159,8 +203,10 @@ struct Infer: ParsableCommand {
         let info = try ModelZoo.named(model)
         let x = try Npy.read(input)
         guard x.rank == 4, x.shape[1] == 3 else {
-            throw ValidationError("\(input): expected an NCHW batch [N, 3, H, W], got shape \(x.shape)")
+            throw CommandFailure("\(input): expected an NCHW batch [N, 3, H, W], got shape \(x.shape)")
         }
+        try memoryLimit.apply()
+        try oversubscription.check(threads: threads, topology: Topology.thisMachine())
         // NaN or ±Inf anywhere turns the logits into NaN: each place is reported as it is found,
         // the logits are still written, and the exit status says the run is not to be trusted.
         var nonFinite: [String] = []
@@ -182,6 +228,10 @@ struct Infer: ParsableCommand {
         }
         if reparameterize { classifier.reparameterize() }
         try classifier.checkInput(height: x.shape[2], width: x.shape[3])
+        // A zoo model's weights are a fixed size (and a file's are in memory already); what grows
+        // with the input is checked before the plan builds its tables and arena.
+        try MemoryGuard.check(.model(info), reparameterized: reparameterize, batch: x.shape[0],
+                              height: x.shape[2], width: x.shape[3], threads: threads)
         for note in classifier.notes(height: x.shape[2], width: x.shape[3]) { warn("note: \(note)") }
         let pinned = try PinnedPool(threads: threads, pin: pin, topology: Topology.thisMachine())
         defer { pinned.finish() }

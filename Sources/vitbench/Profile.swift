@@ -23,13 +23,31 @@ struct Profile: ParsableCommand {
     @Option(help: "Also write a Chrome trace (chrome://tracing, Perfetto) of one pass here.")
     var trace: String?
     @OptionGroup var kernelISA: KernelISAOption
+    @OptionGroup var memoryLimit: MemoryLimitOption
+    @OptionGroup var oversubscription: OversubscriptionOption
+
+    /// The most profiled passes and table rows: beyond them a typo, not a plan.
+    static let maximumPasses = 100_000
+    static let maximumTop = 100_000
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (1...Profile.maximumPasses).contains(passes) else {
+            throw ValidationError("--passes must be between 1 and \(Profile.maximumPasses), got \(passes)")
+        }
+        guard (1...Profile.maximumTop).contains(top) else {
+            throw ValidationError("--top must be between 1 and \(Profile.maximumTop), got \(top)")
+        }
+    }
 
     func run() throws {
         try kernelISA.apply()
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try memoryLimit.apply()
+        let topology = try Topology.thisMachine()
+        try oversubscription.check(threads: threads, topology: topology)
         let c = try selection.configuration(threads: threads, backend: backendOption.backend)
         let backend = try parseBackend(c.backend), batch = c.batch, res = c.resolution
-        let pinned = try PinnedPool(threads: threads, pin: pin, topology: Topology.thisMachine())
+        let pinned = try PinnedPool(threads: threads, pin: pin, topology: topology)
         defer { pinned.finish() }
         FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
         let lowered = try BenchmarkRunner.lower(c, backend: backend, pool: pinned.pool)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VitEngine
 import VitHarness
+import VitModels
 import VitReports
 
 struct Run: ParsableCommand {
@@ -28,23 +29,32 @@ struct Run: ParsableCommand {
     @Flag(help: "Replace an existing CSV instead of refusing to touch it.")
     var overwrite = false
 
-    @Flag(help: "List the configurations and exit.")
+    @Flag(help: "List the configurations, each with its memory estimate, and exit.")
     var dryRun = false
 
     @OptionGroup var kernelISA: KernelISAOption
 
+    @OptionGroup var memoryLimit: MemoryLimitOption
+
+    @OptionGroup var oversubscription: OversubscriptionOption
+
     func run() throws {
+        try memoryLimit.apply()
         let suite = try Suite.load(self.suite)
         let environment = try RunEnvironment.current()
-        let all = try suite.configurations(threadCounts: { spec, pin in try ThreadSweep.parse(spec, policy: pin, topology: environment.topology) },
-                                           defaultISA: kernelISA.isa ?? .best)
+        // Pins and thread counts against this machine, with the suite's file and line.
+        let oversubscribe = oversubscription.allowOversubscription || suite.allowOversubscription
+        try suite.validate(on: environment.topology, allowOversubscription: oversubscribe)
+        let all = try suite.configurations(threadCounts: { spec, pin in
+            try ThreadSweep.parse(spec, policy: pin, topology: environment.topology, allowOversubscription: oversubscribe)
+        }, defaultISA: kernelISA.isa ?? .best)
+        oversubscription.warn(all.map(\.threads), topology: environment.topology)
         let configs = all.filter { c in filter.allSatisfy { c.key.contains($0) } }
         guard !configs.isEmpty else {
             throw ValidationError("no configuration of \(self.suite) matches the filter \(filter)")
         }
         if dryRun {
-            for c in configs { print(c.key) }
-            print("\(configs.count) configuration(s)")
+            try Run.printDryRun(configs)
             return
         }
         let folder = out ?? "Results/\(environment.machineID)"
@@ -66,6 +76,39 @@ struct Run: ParsableCommand {
         SuiteRunner.stderrLine("\(suite.name): \(configs.count) configuration(s) → \(csvPath)")
         try runner.run(skip: { done.contains($0.key) }, record: { try appender.append(fields: $0) })
         try RunEnvironment.render(csvPath: csvPath, baseline: suite.baselineMixer)
+    }
+}
+
+extension Run {
+    /// Each configuration's key and memory estimate (from shapes: nothing big is allocated),
+    /// marked where it is over the budget and would be an error row.
+    static func printDryRun(_ configs: [BenchConfiguration]) throws {
+        let budget = MemoryBudget.current()
+        var cache: [String: String] = [:]
+        var over = 0
+        for c in configs {
+            let memoryKey = "\(c.model)|\(c.form)|\(c.resolution)|\(c.batch)|\(c.threads)|\(c.dim ?? 0)"
+            let text: String
+            if let cached = cache[memoryKey] {
+                text = cached
+            } else {
+                do {
+                    let e = try MemoryGuard.estimate(MemoryGuard.subject(named: c.model), dim: c.dim, reparameterized: c.form == .inference,
+                                                     batch: c.batch, height: c.resolution, width: c.resolution, threads: c.threads,
+                                                     budget: budget.bytes)
+                    text = e.totalBytes > Double(budget.bytes)
+                        ? "memory \(MemoryBudget.format(e.totalBytes)) OVER BUDGET (error row)"
+                        : "memory \(MemoryBudget.format(e.totalBytes))"
+                } catch {
+                    text = "error: \(String(describing: error).split(separator: "\n").first ?? "")"
+                }
+                cache[memoryKey] = text
+            }
+            if text.contains("OVER BUDGET") || text.hasPrefix("error") { over += 1 }
+            print("\(c.key)  \(text)")
+        }
+        print("\(configs.count) configuration(s); memory budget \(MemoryBudget.format(Double(budget.bytes))) (\(budget.source))"
+              + (over > 0 ? "; \(over) would be error rows" : ""))
     }
 }
 

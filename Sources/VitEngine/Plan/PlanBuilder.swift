@@ -61,9 +61,33 @@ public final class PlanBuilder {
         } catch let e as ShapeError {
             throw PlanError(module: path, "\(op.kind): \(e.message)")
         }
+        try PlanBuilder.checkSize(outShape, module: path, what: "\(op.kind) output")
         let out = newValue(outShape)
         nodes.append(Node(name: path, op: op, inputs: inputs.map(\.id), output: out.id))
         return out
+    }
+
+    /// The most elements one tensor of a plan may have (2^40: 4 TiB of floats). Larger shapes —
+    /// or shapes whose element count overflows — are refused with a clear error, so that no
+    /// size arithmetic downstream (in kernels built without overflow checks) can wrap around.
+    public static let maximumElements = 1 << 40
+
+    /// Element count of `shape`, or nil when it is negative, overflows or exceeds `maximumElements`.
+    public static func checkedElements(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= maximumElements else { return nil }
+            n = p
+        }
+        return n
+    }
+
+    static func checkSize(_ shape: [Int], module: String, what: String) throws {
+        guard checkedElements(shape) == nil else { return }
+        throw PlanError(module: module, "\(what) of shape \(shape) is too large: more than 2^40 elements, "
+                        + "or its size overflows; lower the resolution, batch or width")
     }
 
     /// MACs of the steps recorded so far (no memory is allocated: counting is cheap).
@@ -74,6 +98,7 @@ public final class PlanBuilder {
     /// A view of `value` with another shape of the same element count (no step, no copy).
     public func reshape(_ value: Value, _ shape: [Int]) throws -> Value {
         let old = shapes[value.id]
+        try PlanBuilder.checkSize(shape, module: modulePath, what: "reshape")
         guard product(old) == product(shape), shape.allSatisfy({ $0 >= 0 }) else {
             throw PlanError(module: modulePath, "cannot reshape \(old) to \(shape)")
         }
@@ -118,9 +143,95 @@ public final class PlanBuilder {
         return folded.indices.filter { !dropped.contains($0) }.map { folded[$0] }
     }
 
-    /// Lays out memory and binds every step. `outputs` stay readable after `run()`.
-    public func build(outputs: [Value]) throws -> Plan {
+    /// What a plan built now for `outputs` would allocate, from shapes alone (nothing is
+    /// allocated): its arena and scratch, and the constants its operators hold (packed weights,
+    /// bias tables, embeddings: already allocated by the operators recorded so far).
+    public struct MemoryEstimate: Sendable {
+        public var arenaBytes: Double
+        public var scratchBytes: Double
+        /// Floats the recorded operators hold, as bytes.
+        public var constantBytes: Double
+        /// The largest single constant: while an operator packs it, a transient copy exists.
+        public var largestConstantBytes: Double
+    }
+
+    /// The arena, scratch and operator constants of the plan `build(outputs:)` would make, with
+    /// `threads` workers (default: this builder's pool).
+    public func memoryEstimate(outputs: [Value], threads: Int? = nil) throws -> MemoryEstimate {
+        for id in inputIDs { try PlanBuilder.checkSize(shapes[id], module: "input", what: "input") }
         let nodes = nodesWithLayoutFolded(outputs: outputs)
+        let arena = layout(nodes: nodes, outputs: outputs).arenaFloats
+        let scratch = scratchFloats(nodes: nodes, threads: threads ?? pool.threadCount)
+        var constants = 0.0, largest = 0.0
+        for node in self.nodes {
+            let n = Double(node.op.parameterCount)
+            constants += n
+            largest = max(largest, n)
+        }
+        return MemoryEstimate(arenaBytes: 4 * Double(arena), scratchBytes: 4 * Double(scratch),
+                              constantBytes: 4 * constants, largestConstantBytes: 4 * largest)
+    }
+
+    private func scratchFloats(nodes: [Node], threads: Int) -> Int {
+        var scratchFloats = 0
+        for node in nodes {
+            let s = node.op.scratchFloats(inputs: node.inputs.map { shapes[$0] },
+                                          output: shapes[node.output], threads: threads)
+            scratchFloats = max(scratchFloats, s)
+        }
+        return scratchFloats
+    }
+
+    /// Lays out memory and binds every step. `outputs` stay readable after `run()`.
+    /// Throws `MemoryLimitError` before allocating an arena and scratch larger than the memory
+    /// budget (`MemoryBudget`).
+    public func build(outputs: [Value]) throws -> Plan {
+        for id in inputIDs { try PlanBuilder.checkSize(shapes[id], module: "input", what: "input") }
+        let nodes = nodesWithLayoutFolded(outputs: outputs)
+        let (offsets, arenaFloats) = layout(nodes: nodes, outputs: outputs)
+        let scratchFloats = scratchFloats(nodes: nodes, threads: pool.threadCount)
+        let needed = 4 * (Double(arenaFloats) + Double(scratchFloats))
+        let budget = MemoryBudget.current()
+        if needed > Double(budget.bytes) {
+            throw MemoryLimitError(subject: "the plan's activations", neededBytes: needed,
+                                   breakdown: "arena \(MemoryBudget.format(4 * Double(arenaFloats))), scratch \(MemoryBudget.format(4 * Double(scratchFloats)))",
+                                   budgetBytes: budget.bytes, budgetSource: budget.source)
+        }
+
+        let plan = Plan(arenaFloats: arenaFloats, scratchFloats: scratchFloats)
+        let xnnpack = backend.delegatesToXNNPACK ? try XNNPACKThreads(alongside: pool) : nil
+        func pointer(_ id: Int) -> UnsafeMutablePointer<Float> { plan.arena + offsets[root(id)] }
+        var steps: [Plan.Step] = []
+        for node in nodes {
+            let inShapes = node.inputs.map { shapes[$0] }
+            let ctx = StepContext(inputs: node.inputs.map(pointer), inputShapes: inShapes,
+                                  output: pointer(node.output), outputShape: shapes[node.output],
+                                  scratch: plan.scratch, pool: pool, gemm: backend.gemm,
+                                  packsWeights: backend.packsWeights)
+            var kind = node.op.kind
+            let run: () -> Void
+            if let xnnpack, let delegable = node.op as? XNNPACKDelegable,
+               let delegated = try bindDelegated(delegable, ctx, xnnpack, module: node.name) {
+                run = delegated
+                kind = "xnnpack:" + kind
+            } else {
+                run = backend.kernels == .optimized ? node.op.bindOptimized(ctx) : node.op.bindReference(ctx)
+            }
+            steps.append(Plan.Step(name: node.name, kind: kind, inputShapes: inShapes,
+                                   outputShape: shapes[node.output],
+                                   macs: node.op.macs(inputs: inShapes, output: shapes[node.output]),
+                                   parameterCount: node.op.parameterCount, run: run))
+        }
+        plan.finish(steps: steps,
+                    inputs: inputIDs.map { (pointer($0), shapes[$0]) },
+                    outputs: outputs.map { (pointer($0.id), shapes[$0.id]) },
+                    backend: backend, pool: pool)
+        return plan
+    }
+
+    /// Offsets of every buffer in one arena (greedy, largest buffers first; buffers whose
+    /// lifetimes do not overlap share memory) and the arena's size in floats.
+    private func layout(nodes: [Node], outputs: [Value]) -> (offsets: [Int], arenaFloats: Int) {
         let stepCount = nodes.count
         var first = [Int](repeating: Int.max, count: shapes.count)
         var last = [Int](repeating: -1, count: shapes.count)
@@ -153,43 +264,7 @@ public final class PlanBuilder {
             arenaFloats = max(arenaFloats, offset + size)
         }
 
-        let threads = pool.threadCount
-        var scratchFloats = 0
-        for node in nodes {
-            let s = node.op.scratchFloats(inputs: node.inputs.map { shapes[$0] },
-                                          output: shapes[node.output], threads: threads)
-            scratchFloats = max(scratchFloats, s)
-        }
-
-        let plan = Plan(arenaFloats: arenaFloats, scratchFloats: scratchFloats)
-        let xnnpack = backend.delegatesToXNNPACK ? try XNNPACKThreads(alongside: pool) : nil
-        func pointer(_ id: Int) -> UnsafeMutablePointer<Float> { plan.arena + offsets[root(id)] }
-        var steps: [Plan.Step] = []
-        for node in nodes {
-            let inShapes = node.inputs.map { shapes[$0] }
-            let ctx = StepContext(inputs: node.inputs.map(pointer), inputShapes: inShapes,
-                                  output: pointer(node.output), outputShape: shapes[node.output],
-                                  scratch: plan.scratch, pool: pool, gemm: backend.gemm,
-                                  packsWeights: backend.packsWeights)
-            var kind = node.op.kind
-            let run: () -> Void
-            if let xnnpack, let delegable = node.op as? XNNPACKDelegable,
-               let delegated = try bindDelegated(delegable, ctx, xnnpack, module: node.name) {
-                run = delegated
-                kind = "xnnpack:" + kind
-            } else {
-                run = backend.kernels == .optimized ? node.op.bindOptimized(ctx) : node.op.bindReference(ctx)
-            }
-            steps.append(Plan.Step(name: node.name, kind: kind, inputShapes: inShapes,
-                                   outputShape: shapes[node.output],
-                                   macs: node.op.macs(inputs: inShapes, output: shapes[node.output]),
-                                   parameterCount: node.op.parameterCount, run: run))
-        }
-        plan.finish(steps: steps,
-                    inputs: inputIDs.map { (pointer($0), shapes[$0]) },
-                    outputs: outputs.map { (pointer($0.id), shapes[$0.id]) },
-                    backend: backend, pool: pool)
-        return plan
+        return (offsets, arenaFloats)
     }
 
     private func bindDelegated(_ op: XNNPACKDelegable, _ ctx: StepContext, _ threads: XNNPACKThreads,

@@ -72,12 +72,30 @@ public final class ThreadPool: @unchecked Sendable {
     private static let insideMask: UInt64 = (1 << 31) - 1
     private static func generation(_ s: UInt64) -> UInt64 { s >> 32 }
 
+    /// The most workers a pool may have. The CLI and suites refuse thread counts beyond the PUs
+    /// of the machine (unless oversubscription is asked for) well before this.
+    public static let maximumThreads = 1024
+
+    /// A pool that could not be made: a thread count out of range, or a thread the OS would not
+    /// start (`pthread_create` failed: a process or memory limit). Workers already started are
+    /// stopped and joined before this is thrown.
+    public struct StartError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Testing only: make `pthread_create` of this worker index fail (as EAGAIN).
+    nonisolated(unsafe) public static var _failThreadCreation: Int? = nil
+
     /// - Parameters:
-    ///   - threads: total workers, the caller included (≥ 1).
+    ///   - threads: total workers, the caller included (1...`maximumThreads`).
     ///   - onWorkerStart: runs once on each worker thread (index 1...threads-1) before it takes
     ///     work, and on the calling thread (index 0) during init — where the harness pins threads.
-    public init(threads count: Int, onWorkerStart: ((Int) -> Void)? = nil) {
-        precondition(count >= 1, "a thread pool needs at least one thread")
+    /// - Throws: `StartError` for a count out of range or a worker the OS would not start.
+    public init(starting count: Int, onWorkerStart: ((Int) -> Void)? = nil) throws {
+        guard count >= 1, count <= ThreadPool.maximumThreads else {
+            throw StartError(message: "a thread pool needs 1 to \(ThreadPool.maximumThreads) threads, got \(count)")
+        }
         threadCount = count
         next = UnsafeMutablePointer<Int>.allocate(capacity: count * ThreadPool.counterStride)
         next.initialize(repeating: 0, count: count * ThreadPool.counterStride)
@@ -88,12 +106,27 @@ public final class ThreadPool: @unchecked Sendable {
         for index in 1..<count {
             let box = Unmanaged.passRetained(WorkerBox(pool: self, index: index))
             var tid = pthread_t()
-            let rc = pthread_create(&tid, nil, { raw in
-                let box = Unmanaged<WorkerBox>.fromOpaque(raw!).takeRetainedValue()
-                box.pool.workerLoop(index: box.index)
-                return nil
-            }, box.toOpaque())
-            precondition(rc == 0, "pthread_create failed with \(rc)")
+            let rc: Int32
+            if ThreadPool._failThreadCreation == index {
+                rc = EAGAIN
+            } else {
+                rc = pthread_create(&tid, nil, { raw in
+                    let box = Unmanaged<WorkerBox>.fromOpaque(raw!).takeRetainedValue()
+                    box.pool.workerLoop(index: box.index)
+                    return nil
+                }, box.toOpaque())
+            }
+            guard rc == 0 else {
+                box.release()
+                // Wait for the started workers to reach their loop, then stop and join them:
+                // nothing is left running, and the caller gets an error instead of a pool that
+                // would wait forever for a worker that does not exist.
+                while startedWorkers.load(ordering: .acquiring) < threads.count { sched_yield() }
+                stopWorkers()
+                let why = rc == EAGAIN ? "EAGAIN: a limit on threads or memory was reached" : String(cString: strerror(rc))
+                throw StartError(message: "could not start worker thread \(index) of \(count): pthread_create failed "
+                                 + "(\(why)); ask for fewer threads")
+            }
             threads.append(tid)
         }
         // Wait until every worker has run its start hook, so that pinning is in place before the
@@ -101,7 +134,14 @@ public final class ThreadPool: @unchecked Sendable {
         while startedWorkers.load(ordering: .acquiring) < count - 1 { sched_yield() }
     }
 
-    deinit {
+    /// The same, for counts the caller has already checked (tests, internal one-thread pools):
+    /// a failure stops the process with the reason (this check survives -Ounchecked).
+    public convenience init(threads count: Int, onWorkerStart: ((Int) -> Void)? = nil) {
+        try! self.init(starting: count, onWorkerStart: onWorkerStart)
+    }
+
+    /// Stops and joins every started worker (idempotent).
+    private func stopWorkers() {
         shuttingDown.store(true, ordering: .sequentiallyConsistent)
         // A new (empty, closed) generation wakes every worker, which then sees the shutdown.
         let s = state.load(ordering: .acquiring)
@@ -110,6 +150,11 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
         for t in threads { pthread_join(t, nil) }
+        threads = []
+    }
+
+    deinit {
+        stopWorkers()
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&condition)
         next.deallocate()
@@ -224,6 +269,9 @@ public final class ThreadPool: @unchecked Sendable {
         var seen = ThreadPool.generation(state.load(ordering: .acquiring))
         var contention = ContentionMonitor()
         while true {
+            // A pool stopped while this worker was starting (a later worker failed to start)
+            // may have published its last generation before `seen` was read.
+            if shuttingDown.load(ordering: .acquiring) { return }
             var current = ThreadPool.generation(state.load(ordering: .acquiring))
             if current == seen { current = idle(seen, spinNanoseconds: contention.spinBudget()) }
             seen = current
