@@ -9,7 +9,10 @@ public func fuzzCSV(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // Writing what was read and reading it again gives the same fields.
         let written = records.map { CSV.record($0.fields) }.joined()
         let again = try? CSV.parse(written, file: "fuzz-rewritten.csv")
-        precondition(again?.map(\.fields) == records.map(\.fields), "CSV round trip changed the fields of \(records.map(\.fields))")
+        // (fatalError, not precondition: -O drops a precondition's message.)
+        if again?.map(\.fields) != records.map(\.fields) {
+            fatalError("CSV round trip changed the fields of \(records.map(\.fields)): wrote \(written.debugDescription)")
+        }
     }
     if let table = try? ResultTable(csv: text, source: "fuzz.csv") {
         _ = table.csv()

@@ -27,8 +27,12 @@ final class RobustnessTests: XCTestCase {
         let output: String
     }
 
-    /// Runs vitbench; a run still going after `timeout` seconds is killed and fails the test.
     func vitbench(_ args: String..., timeout: TimeInterval = 60, line: UInt = #line) throws -> Outcome {
+        try vitbench(args, timeout: timeout, line: line)
+    }
+
+    /// Runs vitbench; a run still going after `timeout` seconds is killed and fails the test.
+    func vitbench(_ args: [String], timeout: TimeInterval = 60, line: UInt = #line) throws -> Outcome {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -170,5 +174,25 @@ final class RobustnessTests: XCTestCase {
         try shared.write(toFile: path("shared.yaml"), atomically: true, encoding: .utf8)
         let ok = try vitbench("run", path("shared.yaml"), "--dry-run")
         XCTAssertEqual(ok.status, 0, ok.output)
+    }
+
+    // MARK: Extreme numbers (scripts/cli-sweep.sh runs every option with every value)
+
+    func testExtremeNumericValuesAreRefusedWithoutASignal() throws {
+        let input = try writeInput("x.npy", shape: [1, 3, 16, 16])
+        for value in ["0", "-1", "99999999999999999999", "9223372036854775808", "inf", "nan", "-inf", "1e309", ""] {
+            let cases: [[String]] = [
+                ["info", "fastvit.repmixer", "--resolution", value],
+                ["info", "fastvit.repmixer", "--dim", value],
+                ["infer", "--model", "metaformer_s12:identity", "--input", input, "--output", path("y.npy"), "--threads", value],
+                ["bench", "--block", "metaformer.pooling", "--dim", "8", "--resolution", value, "--min-runs", "1", "--max-seconds", "1"],
+            ]
+            for args in cases {
+                let r = try vitbench(args, timeout: 30)
+                XCTAssertNotEqual(r.status, 0, "\(args.joined(separator: " ")) accepted '\(value)': \(r.output.prefix(300))")
+                XCTAssertLessThan(r.status, 128, "\(args.joined(separator: " ")): \(r.output.prefix(300))")
+                XCTAssertTrue(r.output.contains("Error") || r.output.contains("error"), "\(args): no message: \(r.output.prefix(300))")
+            }
+        }
     }
 }

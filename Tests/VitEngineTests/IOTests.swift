@@ -474,6 +474,27 @@ final class IOTests: XCTestCase {
         XCTAssertEqual(try SafetensorsFile(data: Data(contentsOf: URL(fileURLWithPath: p)), path: "memory").names, ["a", "b", "empty", "n"])
     }
 
+    /// The fuzzers' seeds (Fuzz/corpus) stay valid files, so that fuzzing starts from inputs the
+    /// readers accept; `nested-descr.npy` nests 40 deep on purpose and is refused.
+    func testFuzzSeedsAreReadable() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = root.appendingPathComponent("Fuzz/corpus")
+        let npys = try FileManager.default.contentsOfDirectory(atPath: corpus.appendingPathComponent("npy").path).sorted()
+        XCTAssertFalse(npys.isEmpty)
+        for name in npys {
+            let p = corpus.appendingPathComponent("npy/\(name)").path
+            if name == "nested-descr.npy" {
+                assertFormatError(try Npy.read(p), file: p, mentions: ["more than \(Npy.maxHeaderDepth) deep"])
+            } else {
+                XCTAssertNoThrow(try Npy.read(p), name)
+            }
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus.appendingPathComponent("safetensors").path) {
+            let file = try SafetensorsFile(path: corpus.appendingPathComponent("safetensors/\(name)").path)
+            XCTAssertFalse(file.names.isEmpty, name)
+        }
+    }
+
     func testNonFiniteReport() {
         XCTAssertNil(NonFiniteReport.scan([1, -2, .greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0], shape: [5]))
         XCTAssertNil(NonFiniteReport.scan([], shape: [0, 3]))
