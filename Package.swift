@@ -34,7 +34,7 @@ let package = Package(
             dependencies: ["CBLAS", "CKernels", "CXNNPACK", .product(name: "SwiftProtobuf", package: "swift-protobuf")], path: "Sources/VitEngine",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "VitModels", dependencies: ["VitEngine"], path: "Sources/VitModels"),
-        .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "CHwloc", .product(name: "Yams", package: "Yams")],
+        .target(name: "VitHarness", dependencies: ["VitEngine", "VitModels", "VitReports", "CHwloc", .product(name: "Yams", package: "Yams")],
                 path: "Sources/VitHarness"),
         .target(name: "VitReports", path: "Sources/VitReports"),
         .executableTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import VitEngine
 import VitModels
+import VitReports
 
 /// Train-time (multi-branch) or inference (reparameterised) form of a model.
 public enum ModelForm: String, Codable, Sendable, CaseIterable {
@@ -53,9 +54,15 @@ public struct BenchConfiguration: Codable, Sendable, Hashable {
     }
 
     /// A stable key for pairing rows across runs (resume, compare): the values of
-    /// `ResultColumns.key`, in order.
+    /// `ResultColumns.key` as this configuration's row writes them, joined as
+    /// ``ResultColumns/keyString(_:)`` joins a row's.
     public var key: String {
-        "\(model)|\(form.rawValue)|\(resolution)|\(batch)|\(threads)|\(backend.rawValue)|\(pin)|\(dim.map(String.init) ?? "")|\(isa.rawValue)|\(blasThreads)"
+        let values: [String: String] = [
+            "model": model, "form": form.rawValue, "resolution": "\(resolution)", "batch": "\(batch)", "threads": "\(threads)",
+            "backend": backend.rawValue, "pinning": pin.description, "dim": dim.map(String.init) ?? "", "kernel_isa": isa.rawValue,
+            "blas_threads": "\(blasThreads)",
+        ]
+        return ResultColumns.keyString { values[$0] ?? "" }
     }
 }
 
@@ -113,8 +120,6 @@ public struct BenchResult: Sendable {
             ("noisy", st.map { $0.coefficientOfVariation > noiseThreshold ? "yes" : "no" } ?? ""),
             ("error", error ?? ""),
             ("notes", notes.joined(separator: "; ")),
-            // Every run's time, for significance tests when results are compared.
-            ("samples_ms", measurement?.samples.map { String(format: "%.4f", $0 * 1e3) }.joined(separator: ";") ?? ""),
         ]
         return f
     }
@@ -162,8 +167,9 @@ public enum BenchmarkRunner {
                 var rng = SplitMix64(seed: 0x5EED)
                 try plan.setInput(Tensor(randomNormal: plan.inputShapes[0], rng: &rng))
                 let m = Measurement.run(proto) { plan.run() }
+                let injected = Measurement.injectedSlowdown.map { ["TEST ONLY: VITBENCH_TEST_SLOWDOWN=\($0) slowed every pass"] } ?? []
                 return BenchResult(configuration: c, measurement: m, macs: plan.totalMACs / c.batch, parameters: lowered.parameters,
-                                   error: nil, notes: lowered.notes)
+                                   error: nil, notes: lowered.notes + injected)
             }
         } catch {
             return BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")

@@ -47,17 +47,35 @@ public struct Measurement: Sendable {
         statistics = SampleStatistics(samples)
     }
 
+    /// A slowdown injected into every pass, as a fraction (`VITBENCH_TEST_SLOWDOWN=0.15`: each
+    /// pass spins 15% of its own time more), for checking that `vitbench compare` catches a
+    /// regression of known size. Test-only: a row measured with it is marked in its `notes`.
+    public static let injectedSlowdown: Double? = {
+        guard let text = ProcessInfo.processInfo.environment["VITBENCH_TEST_SLOWDOWN"], let f = Double(text), f.isFinite, f > 0, f <= 10 else {
+            return nil
+        }
+        return f
+    }()
+
     /// Runs `body` under `protocol`.
     public static func run(_ proto: MeasurementProtocol, _ body: () -> Void) -> Measurement {
         let clock = ContinuousClock()
+        let slowdown = injectedSlowdown
+        func pass() {
+            guard let f = slowdown else { return body() }
+            let start = clock.now
+            body()
+            let end = start + (clock.now - start) * (1 + f)
+            while clock.now < end {}
+        }
         func seconds(_ d: Duration) -> Double {
             Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
         }
-        let cold = seconds(clock.measure(body))
+        let cold = seconds(clock.measure(pass))
         let warmStart = clock.now
         var warm = 0
         while warm < proto.warmupRuns || seconds(clock.now - warmStart) < proto.warmupSeconds {
-            body()
+            pass()
             warm += 1
             if seconds(clock.now - warmStart) > proto.maxSeconds { break }
         }
@@ -65,7 +83,7 @@ public struct Measurement: Sendable {
         samples.reserveCapacity(max(proto.minRuns, 64))
         let start = clock.now
         while true {
-            samples.append(seconds(clock.measure(body)))
+            samples.append(seconds(clock.measure(pass)))
             let elapsed = seconds(clock.now - start)
             if (samples.count >= proto.minRuns && elapsed >= proto.minSeconds) || elapsed >= proto.maxSeconds { break }
         }

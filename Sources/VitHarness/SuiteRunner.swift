@@ -23,22 +23,32 @@ public struct SuiteRunner {
     }
 
     /// - Parameters:
-    ///   - skip: configurations already measured (resume).
-    ///   - record: receives each finished row, in column order.
-    public func run(skip: (BenchConfiguration) -> Bool, progress: (String) -> Void = SuiteRunner.stderrLine,
-                    record: ([(String, String)]) throws -> Void) throws {
-        let todo = configurations.filter { !skip($0) }
+    ///   - alreadyMeasured: rows already in the results file for each configuration key (resume):
+    ///     that many of the configuration's repetitions are skipped, the rest measured.
+    ///   - record: receives each finished row, in column order, and the run's samples in seconds
+    ///     (nil when it failed).
+    public func run(alreadyMeasured: [String: Int] = [:], progress: (String) -> Void = SuiteRunner.stderrLine,
+                    record: ([(String, String)], [Double]?) throws -> Void) throws {
+        // Repetition numbers follow the suite's order: the k-th occurrence of a configuration is
+        // repetition k, whether it is measured now or was before an interruption.
+        var seen: [String: Int] = [:], todo: [(configuration: BenchConfiguration, repetition: Int)] = []
+        for c in configurations {
+            let k = seen[c.key, default: 0] + 1
+            seen[c.key] = k
+            if k > alreadyMeasured[c.key, default: 0] { todo.append((c, k)) }
+        }
         let skipped = configurations.count - todo.count
-        if skipped > 0 { progress("resuming: \(skipped) of \(configurations.count) configurations already measured") }
+        if skipped > 0 { progress("resuming: \(skipped) of \(configurations.count) runs (configurations × repetitions) already measured") }
         let clock = ContinuousClock()
         let start = clock.now
-        for (i, c) in todo.enumerated() {
+        for (i, (c, repetition)) in todo.enumerated() {
             let elapsed = (clock.now - start).seconds
             let eta = i == 0 ? "?" : SuiteRunner.duration(elapsed / Double(i) * Double(todo.count - i))
             progress("[\(i + 1)/\(todo.count)] \(c.model) \(c.form.rawValue) \(c.resolution)px batch \(c.batch) "
                      + "\(c.threads) thread(s) pin \(c.pin) \(c.backend) — elapsed \(SuiteRunner.duration(elapsed)), ETA \(eta)")
             var status = ""
             let result: BenchResult
+            let before = MachineLoad.snapshot()
             do {
                 let pinned = try makePool(c)
                 status = pinned.status
@@ -48,15 +58,18 @@ public struct SuiteRunner {
             } catch {
                 result = BenchResult(configuration: c, measurement: nil, macs: 0, parameters: 0, error: "\(error)")
             }
+            let load = MachineLoad.between(before, MachineLoad.snapshot())
+            if load.busy { progress("  warning: the machine was busy (\(load.description)): the row is marked busy") }
             if let e = result.error { progress("  failed: \(e.split(separator: "\n").first ?? "")") }
             else if let m = result.measurement {
                 let noisy = m.statistics.coefficientOfVariation > suite.measurement.noiseThreshold ? " (noisy)" : ""
                 progress(String(format: "  median %.3f ms, CV %.3f%@", m.statistics.median * 1e3, m.statistics.coefficientOfVariation, noisy))
             }
             let timestamp = ISO8601DateFormatter().string(from: Date())
-            try record(context + [("pinning_status", status), ("timestamp", timestamp),
+            try record(context + [("pinning_status", status), ("timestamp", timestamp), ("repetition", "\(repetition)"),
                                   ("cooldown_s", String(suite.cooldownSeconds)), ("interleaved", suite.interleave ? "yes" : "no")]
-                       + result.fields(noiseThreshold: suite.measurement.noiseThreshold))
+                       + result.fields(noiseThreshold: suite.measurement.noiseThreshold) + load.columns,
+                       result.measurement?.samples)
             if suite.cooldownSeconds > 0 && i + 1 < todo.count { Thread.sleep(forTimeInterval: suite.cooldownSeconds) }
         }
         progress("done: \(todo.count) configurations in \(SuiteRunner.duration((clock.now - start).seconds))")
@@ -66,8 +79,8 @@ public struct SuiteRunner {
     public var header: [String] {
         let probe = BenchResult(configuration: BenchConfiguration(model: "", resolution: 1), measurement: nil, macs: 0,
                                 parameters: 0, error: "")
-        return context.map(\.0) + ["pinning_status", "timestamp", "cooldown_s", "interleaved"]
-            + probe.fields(noiseThreshold: 0).map(\.0)
+        return context.map(\.0) + ["pinning_status", "timestamp", "repetition", "cooldown_s", "interleaved"]
+            + probe.fields(noiseThreshold: 0).map(\.0) + MachineLoad.emptyColumns.map(\.0)
     }
 
     public static func stderrLine(_ s: String) {

@@ -44,22 +44,49 @@ import Foundation
 /// | `os_kernel` | text | OS kernel name and release. |
 /// | `compiler` | text | Swift compiler that built the binary and the C kernels' flags. |
 /// | `timestamp` | ISO 8601 | When the configuration was measured. |
-/// | `samples_ms` | ms list | Every measured run in run order, joined by `;` — what `vitbench compare` tests for significance. |
+/// | `repetition` | count | Which repetition of its configuration the row is (1-based; a suite's `repetitions:`). Each is one observation for `vitbench compare`. |
+/// | `load` | CPUs | CPU time other processes used while the configuration ran, over its wall time (0.5 = half a core busy elsewhere). |
+/// | `load_avg_1m` | count | The one-minute load average when the configuration started (vitbench's own earlier work included). |
+/// | `steal_pct` | % | CPU time the hypervisor stole while the configuration ran. |
+/// | `busy` | `yes`/`no` | `yes` when `load` ≥ 0.5 or `steal_pct` ≥ 5: the machine was shared; `compare` treats the row as noisy. |
+///
+/// Per-run times are not in this file (one configuration of small blocks runs thousands of
+/// times): a suite writes them beside it, to `NAME.samples.csv`, one run per line
+/// (``SampleColumns``); `bench --json` includes them as `samples_ms`.
 ///
 /// A configuration is identified by `model, form, resolution, batch, threads, backend` and, when
 /// present, `pinning`, `dim`, `kernel_isa` and `blas_threads` (see ``ResultColumns/key``). A suite with `repetitions > 1` writes several
-/// rows per configuration; reports take the median of their medians, `compare` pools their samples.
+/// rows per configuration; reports take the median of their medians, `compare` tests on them as repetitions.
 public enum ResultColumns {
     /// Columns that identify a configuration, in display order. `compare` pairs rows on those
     /// present in both files; pivots group on those present in the table.
     public static let key = ["model", "form", "resolution", "batch", "threads", "backend", "pinning", "dim", "kernel_isa", "blas_threads"]
 
+    /// A configuration's identity as one string: the key columns' values joined by `|`, in the
+    /// order of ``key``. Built here only — for a configuration about to run and for a row read
+    /// back (`--resume`, `--filter`) alike — so the two always agree.
+    public static func keyString(_ value: (String) -> String) -> String {
+        key.map(value).joined(separator: "|")
+    }
+
     /// Columns that are text even when a value looks like a number (a commit `1234567`, a model
     /// called `1e3`): JSON keeps them as strings. Every other column is a number when its value is one.
     public static let text: Set<String> = [
         "suite", "model", "mixer", "form", "pinning", "backend", "noisy", "error", "notes",
-        "machine_id", "arch", "cpu", "kernel_isa", "blas", "commit", "os_kernel", "compiler", "timestamp", "samples_ms",
+        "machine_id", "arch", "cpu", "kernel_isa", "blas", "commit", "os_kernel", "compiler", "timestamp", "samples_ms", "busy",
     ]
+}
+
+/// The samples file a suite writes beside its results (`NAME.samples.csv`): one measured run per
+/// line, in run order — the configuration's key columns, its `repetition`, the run's index
+/// `run` (1-based) and its time `ms`.
+public enum SampleColumns {
+    public static let header = ResultColumns.key + ["repetition", "run", "ms"]
+
+    /// The samples file of a results CSV.
+    public static func path(forCSV csv: String) -> String {
+        (csv as NSString).deletingPathExtension + ".samples.csv"
+    }
 }
 
 /// Where a CSV file is malformed, or what about a result file is unusable: always with the file

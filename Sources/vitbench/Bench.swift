@@ -60,8 +60,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Pinning of the engine's workers: \(PinningPolicy.syntax). (default: none)", transform: PinningPolicy.init(parsing:))
     var pin = PinningPolicy.none
 
-    @Flag(help: "Print one JSON object (the fields of a CSV row) instead of a Markdown row.")
+    @Flag(help: "Print one JSON object per configuration (the fields of a CSV row, and every run's time as samples_ms) instead of the summary.")
     var json = false
+
+    @Flag(help: "Print the CSV rows (with a header) instead of the summary.")
+    var csv = false
 
     @OptionGroup var protocolOptions: ProtocolOptions
 
@@ -92,19 +95,24 @@ struct Bench: ParsableCommand {
             let config = try selection.configuration(threads: t, backend: backendOption.backend, pin: policy, isa: kernelISA.isa ?? .best,
                                                      blasThreads: blasThreads)
             let pinned = try environment.makePool(config)
-            FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!)
+            if !json && !csv || i == 0 { FileHandle.standardError.write("pinning: \(pinned.status)\n".data(using: .utf8)!) }
+            let before = MachineLoad.snapshot()
             let result = BenchmarkRunner.measure(config, protocol: proto, pool: pinned.pool, cpus: pinned.cpus)
+            let load = MachineLoad.between(before, MachineLoad.snapshot())
             pinned.finish()
             if i == 0 { for note in result.notes { FileHandle.standardError.write("note: \(note)\n".data(using: .utf8)!) } }
+            if load.busy { FileHandle.standardError.write("warning: the machine was busy (\(load.description)): the timing is suspect\n".data(using: .utf8)!) }
             let fields = environment.columns + [("pinning_status", pinned.status)] + result.fields(noiseThreshold: proto.noiseThreshold)
+                + load.columns
             if json {
-                print("{" + fields.map { "\(JSON.string($0.0)): \(JSON.value($0.1, column: $0.0))" }.joined(separator: ", ") + "}")
+                let samples = result.measurement.map { "[" + $0.samples.map { String(format: "%.4f", $0 * 1e3) }.joined(separator: ", ") + "]" } ?? "[]"
+                print("{" + fields.map { "\(JSON.string($0.0)): \(JSON.value($0.1, column: $0.0))" }.joined(separator: ", ")
+                      + ", \"samples_ms\": \(samples)}")
+            } else if csv {
+                if i == 0 { print(CSV.record(fields.map(\.0)), terminator: "") }
+                print(CSV.record(fields.map(\.1)), terminator: "")
             } else {
-                if i == 0 {
-                    print("| " + fields.map(\.0).joined(separator: " | ") + " |")
-                    print("|" + String(repeating: "---|", count: fields.count))
-                }
-                print("| " + fields.map(\.1).joined(separator: " | ") + " |")
+                print(result.summary(load: load, noiseThreshold: proto.noiseThreshold))
             }
             if let error = result.error { failures.append(error) }
         }

@@ -58,24 +58,108 @@ struct Run: ParsableCommand {
             return
         }
         let folder = out ?? "Results/\(environment.machineID)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try ResultsFolder.checkSuiteName(suite.name, file: self.suite)
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw CommandFailure("cannot write results to \(folder): \(ResultsFolder.reason(error, path: folder))")
+        }
         let csvPath = (folder as NSString).appendingPathComponent("\(suite.name).csv")
+        let samplesPath = SampleColumns.path(forCSV: csvPath)
+        // Held until the process exits: a second run writing the same results is refused
+        // instead of interleaving its rows into them.
+        let lock = try ResultsFolder.lock(folder: folder, suite: suite.name, csvPath: csvPath)
+        defer { withExtendedLifetime(lock) {} }
         if FileManager.default.fileExists(atPath: csvPath) && !resume {
             guard overwrite else {
                 throw ValidationError("\(csvPath) exists: pass --resume to continue it or --overwrite to start anew")
             }
             try FileManager.default.removeItem(atPath: csvPath)
+            try? FileManager.default.removeItem(atPath: samplesPath)
         }
         let context = [("suite", suite.name)] + environment.columns
         let runner = SuiteRunner(suite: suite, configurations: configs, context: context, makePool: environment.makePool(_:))
-        let appender = try CSVAppender(path: csvPath, header: runner.header)
+        let appender: CSVAppender, samples: CSVAppender
+        do {
+            appender = try CSVAppender(path: csvPath, header: runner.header)
+            samples = try CSVAppender(path: samplesPath, header: SampleColumns.header)
+        } catch let error as CSVError {
+            throw error
+        } catch {
+            throw CommandFailure("cannot write results to \(csvPath): \(ResultsFolder.reason(error, path: csvPath))")
+        }
         if appender.droppedPartialRecord { SuiteRunner.stderrLine("\(csvPath): cut off a partial last row left by an interrupted run") }
-        let done = Set((0..<appender.existing.rows.count).map { r in
-            ResultColumns.key.map { appender.existing.value(r, $0) }.joined(separator: "|")
-        })
+        var measured: [String: Int] = [:]
+        for r in appender.existing.rows.indices {
+            measured[ResultColumns.keyString { appender.existing.value(r, $0) }, default: 0] += 1
+        }
         SuiteRunner.stderrLine("\(suite.name): \(configs.count) configuration(s) → \(csvPath)")
-        try runner.run(skip: { done.contains($0.key) }, record: { try appender.append(fields: $0) })
+        try runner.run(alreadyMeasured: measured, record: { fields, runs in
+            // The samples first: a row in the results means its samples are written.
+            if let runs {
+                let values = Dictionary(fields, uniquingKeysWith: { a, _ in a })
+                let key = ResultColumns.key.map { values[$0] ?? "" }, repetition = values["repetition"] ?? ""
+                for (i, t) in runs.enumerated() {
+                    try samples.append(key + [repetition, "\(i + 1)", String(format: "%.4f", t * 1e3)])
+                }
+            }
+            try appender.append(fields: fields)
+        })
         try RunEnvironment.render(csvPath: csvPath, baseline: suite.baselineMixer)
+    }
+}
+
+/// Where a suite's results go, and who may write them.
+enum ResultsFolder {
+    /// A suite's name becomes file names: it must stay inside the results folder.
+    static func checkSuiteName(_ name: String, file: String) throws {
+        let bad = name.isEmpty || name.hasPrefix(".") || name.contains("/") || name.contains("\\")
+            || name.unicodeScalars.contains { $0.value < 0x20 || $0 == "\u{7F}" } || name.utf8.count > 200
+        if bad {
+            throw CommandFailure("\(file): the suite's name '\(name)' cannot name its results files: use letters, digits, '-', '_' "
+                + "and '.', not starting with '.', without '/' (at most 200 bytes)")
+        }
+    }
+
+    /// An exclusive lock on `.SUITE.lock` in the folder (flock; released when the process ends,
+    /// however it ends). The file stays: removing it would let a third run lock a new file while
+    /// the second still holds the old one.
+    static func lock(folder: String, suite: String, csvPath: String) throws -> FileHandle {
+        let path = (folder as NSString).appendingPathComponent(".\(suite).lock")
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CommandFailure("cannot write results to \(folder): \(String(cString: strerror(errno))) (creating \(path))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw CommandFailure("another vitbench run is writing \(csvPath) (it holds \(path)): wait for it to finish, or pass another --out")
+        }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    /// A file-system error as a sentence, without Foundation's domain and code: what is in the
+    /// way of `path`, found by walking up to the first part that exists.
+    static func reason(_ error: Error, path: String) -> String {
+        var ancestor = (path as NSString).standardizingPath
+        var isDirectory: ObjCBool = false
+        while !ancestor.isEmpty && ancestor != "/" && !FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
+            ancestor = (ancestor as NSString).deletingLastPathComponent
+        }
+        if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
+            if !isDirectory.boolValue { return "\(ancestor) is a file, not a folder" }
+            if !FileManager.default.isWritableFile(atPath: ancestor) { return "\(ancestor) is not writable (permission denied)" }
+        }
+        return reason(error)
+    }
+
+    /// A file-system error as a sentence, without Foundation's domain and code.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
     }
 }
 
