@@ -113,7 +113,8 @@ for t in "${targets[@]}"; do
     [[ -n "$execs" ]] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     crashes=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
-    line="$t: ${execs:-?} executions in ${seconds}s (${rate:-?}/s), exit $rc, $crashes crash/leak/timeout/oom input(s) in $artifacts"
+    took=$(grep -oE '^Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+')
+    line="$t: ${execs:-?} executions in ${took:-under $seconds} s (${rate:-?}/s), exit $rc, $crashes crash/leak/timeout/oom input(s) in $artifacts"
     summary+=("$line")
     if [[ $rc -ne 0 || $crashes -gt 0 ]]; then
         status=1
