@@ -125,11 +125,24 @@ public enum CSV {
     }
 
     /// One field, quoted when it has to be.
+    ///
+    /// Works on bytes, not characters: a quote followed by a combining mark is one Swift
+    /// `Character`, which `replacingOccurrences(of: "\"")` does not match (the fuzzer found the
+    /// doubled quote missing). A leading U+FEFF is quoted too, or the reader would take it for a
+    /// byte order mark and drop it.
     public static func field(_ value: String) -> String {
-        let needsQuotes = value.utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
-            || value.first == " " || value.last == " "
+        let bytes = value.utf8
+        let needsQuotes = bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
+            || bytes.first == UInt8(ascii: " ") || bytes.last == UInt8(ascii: " ") || bytes.starts(with: [0xEF, 0xBB, 0xBF])
         guard needsQuotes else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        var quoted: [UInt8] = [UInt8(ascii: "\"")]
+        quoted.reserveCapacity(bytes.count + 8)
+        for b in bytes {
+            quoted.append(b)
+            if b == UInt8(ascii: "\"") { quoted.append(b) }
+        }
+        quoted.append(UInt8(ascii: "\""))
+        return String(decoding: quoted, as: UTF8.self)
     }
 
     /// One record with its line terminator. A record of one empty field is written `""`: an

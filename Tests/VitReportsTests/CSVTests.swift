@@ -33,6 +33,9 @@ final class CSVTests: XCTestCase {
             ["", "", "", ""],
             ["\"", ",", "\r", " spaced "],
             ["ünïcødé ✓", "🙂,🙂", "tab\there", "x"],
+            // Found by the fuzzer: a quote followed by a combining mark is one Character, and a
+            // leading U+FEFF is a byte order mark to the reader.
+            ["a\"\u{0742}b", "\u{FEFF}bom", "\" \u{0301}", "x"],
         ]
         let table = try ResultTable(header: ["model", "error", "note", "last"], rows: rows)
         let text = table.csv()
@@ -45,7 +48,7 @@ final class CSVTests: XCTestCase {
         try table.write(toFile: path("t.csv"))
         let read = try ResultTable.read(contentsOf: path("t.csv"))
         XCTAssertEqual(read, table)
-        XCTAssertEqual(read.lines, [2, 3, 6, 7, 8], "quoted line breaks (LF, CRLF; not a lone CR) move the following rows down")
+        XCTAssertEqual(read.lines, [2, 3, 6, 7, 8, 9], "quoted line breaks (LF, CRLF; not a lone CR) move the following rows down")
     }
 
     func testReaderAcceptsCRLFBlankLinesAndBOM() throws {
