@@ -29,11 +29,11 @@ final class WorkflowTests: XCTestCase {
     func testWorkflowRunsTheGateOnBothArchitectures() throws {
         let text = try String(contentsOf: root.appendingPathComponent(".github/workflows/bench.yml"), encoding: .utf8)
         for needle in ["runner: ubuntu-24.04-arm", "arch: arm64", "runner: ubuntu-24.04\n", "arch: x86_64",
-                       "bash scripts/test.sh", "scripts/ci/gate.sh", "Suites/ci.yaml", "GITHUB_STEP_SUMMARY",
+                       "bash .ci/run", "scripts/ci/gate.sh", "Suites/ci.yaml", "GITHUB_STEP_SUMMARY",
                        "actions/upload-artifact", "needs: gate", "--pivot machines", "git worktree add ../base"] {
             XCTAssertTrue(text.contains(needle), "the workflow lacks \(needle)")
         }
-        for path in ["scripts/test.sh", "scripts/ensure-deps.sh", "scripts/ci/gate.sh", "Suites/ci.yaml"] {
+        for path in [".ci/run", "scripts/test.sh", "scripts/ensure-deps.sh", "scripts/ci/gate.sh", "Suites/ci.yaml"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent(path).path), path)
         }
         XCTAssertFalse(text.contains("\t"), "YAML has no tabs")
