@@ -5,23 +5,7 @@ import XCTest
 /// (64 for a bad flag or argument, 1 for what the data or the measurement did), a message that
 /// says what is wrong, never a signal — and a suite goes on past its impossible configuration
 /// with every other row intact.
-final class BoundsCLITests: XCTestCase {
-    var binary: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("vitbench")
-    }
-
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-bounds-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built at \(binary.path)")
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
+final class BoundsCLITests: VitbenchCLITestCase {
     /// Runs vitbench (killed after `timeout` seconds: a hang fails the test instead of stalling it).
     func vitbench(_ args: [String], timeout: Double = 120) throws -> (status: Int32, exited: Bool, output: String) {
         let p = Process()

@@ -2,24 +2,7 @@ import Foundation
 import XCTest
 
 /// The `vitbench` binary end to end: exit codes and messages on good and bad input.
-final class CLITests: XCTestCase {
-    /// The built `vitbench` next to the test bundle (swift test builds every product).
-    var binary: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("vitbench")
-    }
-
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built at \(binary.path)")
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
+final class CLITests: VitbenchCLITestCase {
     @discardableResult
     func vitbench(_ args: String...) throws -> (status: Int32, output: String) { try vitbench(args) }
 

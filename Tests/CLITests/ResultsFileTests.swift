@@ -4,24 +4,8 @@ import XCTest
 /// What `vitbench run` does with its results files: repetitions numbered and resumed as
 /// repetitions, per-run samples in their own file, one writer at a time, and a suite's name that
 /// cannot write outside the folder.
-final class ResultsFileTests: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-results-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
-    var binary: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("vitbench")
-    }
-
+final class ResultsFileTests: VitbenchCLITestCase {
     func vitbench(_ args: [String]) throws -> (status: Int32, stderr: String) {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built")
         let p = Process()
         p.executableURL = binary
         p.arguments = args

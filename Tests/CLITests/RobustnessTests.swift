@@ -4,23 +4,7 @@ import XCTest
 /// Hostile and broken input through the `vitbench` binary: every case ends in an exit status
 /// (never a signal), with a message that names the file and what is wrong; non-finite values
 /// make `infer` exit 1 unless `--allow-nonfinite`.
-final class RobustnessTests: XCTestCase {
-    var binary: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("vitbench")
-    }
-
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-robust-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built at \(binary.path)")
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
-
+final class RobustnessTests: VitbenchCLITestCase {
     struct Outcome {
         let status: Int32
         let signalled: Bool

@@ -2,12 +2,7 @@ import Foundation
 import XCTest
 
 /// `vitbench run` end to end: a killed run keeps its finished rows and --resume completes it.
-final class RunTests: XCTestCase {
-    var binary: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
-        return dir.appendingPathComponent("vitbench")
-    }
+final class RunTests: VitbenchCLITestCase {
 
     func process(_ args: [String]) -> Process {
         let p = Process()

@@ -1,0 +1,24 @@
+import Foundation
+import XCTest
+
+/// What every test of the `vitbench` binary needs: the binary `swift test` built next to the test
+/// bundle, and a scratch folder of its own per test (removed afterwards). Tests are skipped, not
+/// failed, when the binary is not there.
+class VitbenchCLITestCase: XCTestCase {
+    /// The built `vitbench` next to the test bundle (swift test builds every product).
+    var binary: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("vitbench")
+    }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-\(type(of: self))-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built at \(binary.path)")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+}
