@@ -15,10 +15,16 @@ struct List: ParsableCommand {
         if blocks { return try listBlocks() }
         print("| model | family | params (M) train / fused | GMACs @res (fused) | published top-1 | source |")
         print("|---|---|---|---|---|---|")
-        for info in ModelZoo.all {
-            let s = try ModelSummary(info, resolution: info.resolution)
+        // Each model is built (constant weights, nothing packed) to be counted; the models are
+        // independent, so they are counted on every core and printed in the zoo's order.
+        let models = ModelZoo.all
+        let summaries = ResultSlots<ModelSummary>(count: models.count)
+        DispatchQueue.concurrentPerform(iterations: models.count) { i in
+            summaries[i] = Result { try ModelSummary(models[i], resolution: models[i].resolution) }
+        }
+        for (i, info) in models.enumerated() {
+            let s = try summaries[i]!.get()
             print("| \(info.name) | \(info.family) | \(s.paramsText) | \(String(format: "%.3f", s.gmacs)) @\(info.resolution) | \(s.top1Text) | \(info.published?.source ?? "no published weights") |")
-            fflush(stdout)
         }
     }
 
@@ -139,6 +145,17 @@ func formatParams(_ train: Int, _ fused: Int) -> String {
 }
 
 /// Counts of one model in both forms, from deterministic random weights.
+/// One result per index, written from concurrent iterations (each index by one iteration only).
+final class ResultSlots<Value>: @unchecked Sendable {
+    private var slots: [Result<Value, Error>?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    subscript(i: Int) -> Result<Value, Error>? {
+        get { lock.lock(); defer { lock.unlock() }; return slots[i] }
+        set { lock.lock(); defer { lock.unlock() }; slots[i] = newValue }
+    }
+}
+
 struct ModelSummary {
     let paramsTrain: Int, paramsFused: Int
     let gmacs: Double, gmacsTrain: Double
@@ -147,7 +164,8 @@ struct ModelSummary {
     init(_ info: ModelInfo, resolution: Int) throws {
         self.info = info
         // Counting needs shapes only: constant weights build the same model without drawing
-        // random numbers (`vitbench list` went from 8 s to under a second).
+        // random numbers, and operators pack their weights only when bound into a plan
+        // (`LazyConstant`): `vitbench list` went from 8 s to 2 s to 0.6 s.
         let model = try info.placeholder()
         paramsTrain = model.parameterCount
         gmacsTrain = Double(try model.macs(height: resolution, width: resolution)) / 1e9

@@ -28,7 +28,8 @@ public struct Conv2d: Operator {
     let path: Path
     /// pointwise: [cin, cout]; smallInput: `vb_conv_small_pack`'s layout, bias included;
     /// depthwise: [kh, kw, cout]; im2col: per group [kh*kw*cg, coutg].
-    let packed: PackedWeights
+    var packed: PackedWeights { packedConstant.value }
+    private let packedConstant: LazyConstant<PackedWeights>
     let packedBias: PackedWeights?
 
     public init(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, groups: Int = 1,
@@ -54,23 +55,34 @@ public struct Conv2d: Operator {
         self.weight = weight.data
         self.bias = bias?.data
         packedBias = bias.map { PackedWeights($0) }
+        let path: Path
         if kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0) && groups == 1 {
             path = .pointwise
-            packed = PackedWeights(weight.reshaped([co, cg]).permuted([1, 0]))
         } else if Conv2d.runsSmallInputKernel(inChannels: cg, groups: groups, kernelWidth: kw) {
             path = .smallInput
-            var values = [Float](repeating: 0, count: vb_conv_small_packed_size(co, cg, kh, kw))
-            values.withUnsafeMutableBufferPointer {
-                vb_conv_small_pack(weight.data, bias?.data, co, cg, kh, kw, $0.baseAddress)
-            }
-            packed = PackedWeights(values)
         } else if cg == 1 {
             path = .depthwise
-            packed = PackedWeights(weight.reshaped([co, kh, kw]).permuted([1, 2, 0]))
         } else {
             path = .im2col
-            // [G, coutg, cg, kh, kw] → [G, kh, kw, cg, coutg]
-            packed = PackedWeights(weight.reshaped([groups, co / groups, cg, kh, kw]).permuted([0, 3, 4, 2, 1]))
+        }
+        self.path = path
+        let biasValues = bias?.data
+        packedConstant = LazyConstant {
+            switch path {
+            case .pointwise:
+                return PackedWeights(weight.reshaped([co, cg]).permuted([1, 0]))
+            case .smallInput:
+                var values = [Float](repeating: 0, count: vb_conv_small_packed_size(co, cg, kh, kw))
+                values.withUnsafeMutableBufferPointer {
+                    vb_conv_small_pack(weight.data, biasValues, co, cg, kh, kw, $0.baseAddress)
+                }
+                return PackedWeights(values)
+            case .depthwise:
+                return PackedWeights(weight.reshaped([co, kh, kw]).permuted([1, 2, 0]))
+            case .im2col:
+                // [G, coutg, cg, kh, kw] → [G, kh, kw, cg, coutg]
+                return PackedWeights(weight.reshaped([groups, co / groups, cg, kh, kw]).permuted([0, 3, 4, 2, 1]))
+            }
         }
     }
 

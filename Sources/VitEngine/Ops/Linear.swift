@@ -62,7 +62,8 @@ public struct Linear: Operator {
     public let bias: [Float]?
     public let activation: Activation
     public let addsResidual: Bool
-    let tiled: RowTiledGEMM
+    var tiled: RowTiledGEMM { tiledConstant.value }
+    private let tiledConstant: LazyConstant<RowTiledGEMM>
 
     /// - Parameter weight: PyTorch's [out, in] matrix.
     public init(weight: Tensor, bias: Tensor? = nil, activation: Activation = .none,
@@ -75,8 +76,11 @@ public struct Linear: Operator {
         self.bias = bias?.data
         self.activation = activation
         self.addsResidual = addsResidual
-        tiled = RowTiledGEMM(k: inFeatures, n: outFeatures, weight: PackedWeights(weight.permuted([1, 0])),
-                             bias: bias.map { PackedWeights($0) }, activation: activation)
+        let (k, n) = (inFeatures, outFeatures)
+        tiledConstant = LazyConstant {
+            RowTiledGEMM(k: k, n: n, weight: PackedWeights(weight.permuted([1, 0])), bias: bias.map { PackedWeights($0) },
+                         activation: activation)
+        }
     }
 
     public var kind: String { "linear" }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Weights re-laid out for a kernel, in 64-byte-aligned memory that never moves, so that bound
 /// steps can hold raw pointers to them. Immutable once built; shared by every plan of an operator.
 public final class PackedWeights: @unchecked Sendable {
@@ -17,4 +19,26 @@ public final class PackedWeights: @unchecked Sendable {
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
     public subscript(i: Int) -> Float { pointer[i] }
+}
+
+/// A constant an operator computes on first use: its packed weights are needed only when the
+/// operator is bound into a plan, so building a model to count it (`vitbench list`, `info`,
+/// the memory estimate) transposes and packs nothing. Plans are bound on one thread; the lock
+/// only keeps a misuse from packing twice.
+public final class LazyConstant<Value>: @unchecked Sendable {
+    private var stored: Value?
+    private var make: (() -> Value)?
+    private let lock = NSLock()
+
+    public init(_ make: @escaping () -> Value) { self.make = make }
+
+    public var value: Value {
+        lock.lock()
+        defer { lock.unlock() }
+        if let v = stored { return v }
+        let v = make!()
+        stored = v
+        make = nil
+        return v
+    }
 }
