@@ -16,8 +16,10 @@ import Foundation
 /// | `batch` | images | Images per forward pass. |
 /// | `threads` | count | Worker threads of the engine. |
 /// | `pinning` | text | Thread pinning policy: `none`, `compact`, `scatter`, `cores=…`, `kind=…`. |
+/// | `pinning_status` | text | How binding went: the PUs the workers were bound to, or why binding was refused. |
 /// | `backend` | text | Engine backend that ran the plan. |
 /// | `blas` | text | BLAS library behind the backend's products, with version and kernel configuration (`OpenBLAS 0.3.21 Haswell`, `BLIS 0.9.0 zen3`). |
+/// | `runtime` | text | What executed the network: `vitbench` (the engine), the library it delegated operators to (XNNPACK, with version and file), or an external runtime with its version and settings. |
 /// | `blas_threads` | count | Threads OpenBLAS itself starts inside each product (1: the engine's workers do all the parallel work). |
 /// | `kernel_isa` | text | Variant of the engine's kernels that ran: `avx512`, `avx2`, `baseline` (x86-64), `neon` (ARM64), `portable` (`--isa`, a suite's `isas:`). |
 /// | `median_ms` | ms | Median time of the measured runs: the headline number. |
@@ -44,6 +46,7 @@ import Foundation
 /// | `os_kernel` | text | OS kernel name and release. |
 /// | `compiler` | text | Swift compiler that built the binary and the C kernels' flags. |
 /// | `timestamp` | ISO 8601 | When the configuration was measured. |
+/// | `cooldown_s`, `interleaved` | s, `yes`/`no` | The suite's drift controls: the pause between configurations, and whether repetitions were shuffled. |
 /// | `repetition` | count | Which repetition of its configuration the row is (1-based; a suite's `repetitions:`). Each is one observation for `vitbench compare`. |
 /// | `load` | CPUs | CPU time other processes used while the configuration ran, over its wall time (0.5 = half a core busy elsewhere). |
 /// | `load_avg_1m` | count | The one-minute load average when the configuration started (vitbench's own earlier work included). |
