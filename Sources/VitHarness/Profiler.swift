@@ -1,4 +1,5 @@
 import Foundation
+import VitReports
 import VitEngine
 
 /// Per-step timing of a plan: every step's median over several passes, with the aggregates a
@@ -210,16 +211,16 @@ public struct LayerProfile {
     /// complete event per step, and one track per worker with an event per task it ran (named by
     /// its step), so that idle workers, stragglers and serial steps show.
     public func chromeTrace(process: String) -> String {
-        var events: [String] = ["{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\(jsonString(process))}}",
+        var events: [String] = ["{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\(JSON.string(process))}}",
                                 "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":1,\"args\":{\"name\":\"plan steps\"}}"]
         for w in 0..<threads {
             let name = w == 0 ? "worker 0 (calling thread)" : "worker \(w)"
-            events.append("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":\(w + 2),\"args\":{\"name\":\(jsonString(name))}}")
+            events.append("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":\(w + 2),\"args\":{\"name\":\(JSON.string(name))}}")
         }
         func event(_ s: Step, tid: Int, start: Double, duration: Double) -> String {
-            "{\"name\":\(jsonString(s.name)),\"cat\":\(jsonString(s.kind)),\"ph\":\"X\",\"pid\":1,\"tid\":\(tid),"
+            "{\"name\":\(JSON.string(s.name)),\"cat\":\(JSON.string(s.kind)),\"ph\":\"X\",\"pid\":1,\"tid\":\(tid),"
                 + String(format: "\"ts\":%.3f,\"dur\":%.3f,", start * 1e6, duration * 1e6)
-                + "\"args\":{\"op\":\(jsonString(s.kind)),\"output\":\(jsonString(s.outputShape.map(String.init).joined(separator: "x"))),\"macs\":\(s.macs)}}"
+                + "\"args\":{\"op\":\(JSON.string(s.kind)),\"output\":\(JSON.string(s.outputShape.map(String.init).joined(separator: "x"))),\"macs\":\(s.macs)}}"
         }
         for (i, s) in steps.enumerated() where i < tracePass.count {
             events.append(event(s, tid: 1, start: tracePass[i].start, duration: tracePass[i].duration))
@@ -229,19 +230,4 @@ public struct LayerProfile {
         }
         return "{\"traceEvents\":[\n" + events.joined(separator: ",\n") + "\n],\"displayTimeUnit\":\"ms\"}\n"
     }
-}
-
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for ch in s.unicodeScalars {
-        switch ch {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
-        }
-    }
-    return out + "\""
 }

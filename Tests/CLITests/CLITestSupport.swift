@@ -22,3 +22,18 @@ class VitbenchCLITestCase: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 }
+
+/// Runs `executable` to completion: its exit status and its standard output and error together.
+func runCapturingOutput(_ executable: URL, _ args: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = args
+    if let directory { p.currentDirectoryURL = directory }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -8,16 +8,7 @@ final class CLITests: VitbenchCLITestCase {
 
     @discardableResult
     func vitbench(_ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runCapturingOutput(binary, args)
     }
 
     /// A float32 NCHW .npy written by hand (the CLI tests do not link the engine).

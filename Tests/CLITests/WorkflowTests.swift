@@ -9,18 +9,8 @@ final class WorkflowTests: XCTestCase {
         return dir
     }
 
-    func run(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        p.currentDirectoryURL = cwd ?? root
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    func run(_ executable: String, _ args: [String]) throws -> (status: Int32, output: String) {
+        try runCapturingOutput(URL(fileURLWithPath: executable), args, in: root)
     }
 
     /// The workflow does what its header says: both architectures, the change and the base in one
