@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """Latency of timm models under ONNX Runtime and OpenVINO (and, optionally, PyTorch eager) on this
 CPU: the peers that vitbench's latency is set beside (scripts/peers/compare.py does that in one
-sitting). Weights are random (latency does not depend on them) and models are timed in their
-inference form: timm.utils.model.reparameterize_model folds every reparameterisable branch first,
-as vitbench's `--form inference` does.
+sitting). Models are timed in their inference form: timm.utils.model.reparameterize_model folds
+every reparameterisable branch first, as vitbench's `--form inference` does.
+
+Weights are randomised before the export (every parameter, BatchNorm statistic and layer scale,
+as the goldens do: scripts/goldens/common.py randomize_), not left at timm's initialisation.
+Latency does not depend on the values, but it does depend on how many distinct weight tensors
+the runtime streams: timm zero-initialises the BatchNorm that ends each LeViT residual branch
+(bn_weight_init=0), torch.onnx.export merges identical initializers, and ONNX Runtime and
+OpenVINO then read one all-zero matrix that stays in cache where a trained checkpoint has five
+different ones (LeViT ran 4-10% faster on it; see scripts/onnx/compare_exports.py).
 
 Per model and resolution: PyTorch builds the model and exports it once to ONNX
 (torch.onnx.export, opset 17, the TorchScript exporter (dynamo=False), constant folding) into a
@@ -200,15 +207,18 @@ def main():
     import timm
     import torch
     from timm.utils.model import reparameterize_model
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'goldens'))
+    from common import randomize_
 
-    tag = f'torch{torch.__version__.split("+")[0]}-timm{timm.__version__}'
+    tag = f'torch{torch.__version__.split("+")[0]}-timm{timm.__version__}-randomized'
     ver = versions(engines)
     ver['timm'] = timm.__version__
     for name in filter(None, a.models.split(',')):
         for res in [int(r) for r in a.res.split(',')]:
             kw = {'img_size': res} if name.startswith(('deit', 'levit')) and res != 224 else {}
             torch.manual_seed(a.seed)
-            model = reparameterize_model(timm.create_model(name, pretrained=False, **kw).eval())
+            model = timm.create_model(name, pretrained=False, **kw).eval()
+            model = reparameterize_model(randomize_(model, seed=a.seed))
             x = torch.randn(a.batch, 3, res, res, generator=torch.Generator().manual_seed(a.seed + 1))
             row = {'model': name, 'res': res, 'batch': a.batch, 'threads': a.threads,
                    'params_M': round(sum(p.numel() for p in model.parameters()) / 1e6, 3), 'versions': ver}
