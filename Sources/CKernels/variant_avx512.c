@@ -10,6 +10,7 @@
 #define VB_VARIANT_TABLE vb_kernels_avx512
 #define VB_GEMM_MR 6
 #define VB_GEMM_P 2
+#define VB_DW_TILE 8
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c"))), apply_to = function)
 #include "variant.h"
 #pragma clang attribute pop

@@ -20,6 +20,15 @@ final class ConvolutionTests: XCTestCase {
         (12, 18, 3, 1, 1, 3, 7, 8),     // grouped, 4 channels per group
         (8, 16, 1, 2, 0, 1, 9, 9),      // strided 1x1
         (5, 7, 2, 2, 0, 1, 8, 8),       // 2x2 patchify
+        // Rows wide enough for several specialised depthwise tiles (8 pixels on AVX-512, 4
+        // elsewhere) and a last tile shifted back over the one before: 3/5/7 wide, stride 1 and 2.
+        (32, 32, 3, 1, 1, 32, 4, 29),
+        (24, 24, 3, 2, 1, 24, 5, 41),
+        (40, 40, 5, 1, 2, 40, 3, 27),
+        (20, 20, 5, 2, 2, 20, 4, 37),
+        (16, 16, 7, 1, 3, 16, 8, 30),
+        (36, 36, 7, 2, 3, 36, 3, 45),
+        (17, 17, 3, 1, 0, 17, 3, 20),   // no padding, channel tail of one
     ]
 
     func testConvolutionsMatchReference() throws {
@@ -113,13 +122,14 @@ final class LinearAlgebraTests: XCTestCase {
     }
 
     /// The packed-weight micro-kernels of every kernel ISA variant against the triple loop: every
-    /// row remainder (m = 1…13 covers 6- and 4-row tiles), column counts off the 16/32-column
+    /// row-remainder kernel (1 to 5 rows after whole 6- or 4-row tiles), the 1-, 2- and 3-panel
+    /// tiles (odd panel counts: 48, 80, 100, 144 columns), column counts off the 16-column
     /// panels, strided A and C.
     func testPackedWeightGEMM() throws {
         var rng = makeRNG()
         try forEachKernelISA { isa in
-            for (k, n) in [(1, 1), (7, 16), (48, 144), (33, 47), (64, 32), (5, 100)] {
-                for m in [1, 2, 5, 6, 7, 12, 13] {
+            for (k, n) in [(1, 1), (7, 16), (48, 144), (33, 47), (64, 32), (5, 100), (9, 80)] {
+                for m in [1, 2, 3, 4, 5, 6, 7, 12, 13, 16, 17] {
                     let lda = k + 3, ldc = n + 5
                     let a = randomTensor([m * lda], &rng), b = randomTensor([k * n], &rng)
                     var got = [Float](repeating: -7, count: m * ldc), want = got

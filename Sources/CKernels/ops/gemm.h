@@ -47,35 +47,65 @@
         }                                                                                          \
     }
 
-DEFINE_GEMM_KERNEL(gemm_tile, VB_GEMM_MR, VB_GEMM_P)
-#if VB_GEMM_P > 1
-DEFINE_GEMM_KERNEL(gemm_tile_1, VB_GEMM_MR, 1)
-#else
-#define gemm_tile_1 gemm_tile
+typedef void (*gemm_kernel_fn)(const float *, size_t, const float *, size_t, size_t, float *, size_t,
+                               size_t, size_t, int);
+
+// One family per panel count P: the full MR-row tile and one kernel per row remainder (1 to 5
+// rows), so that the last rows of a product are not computed as clamped duplicates. That
+// mattered where rows are few: LeViT's 16- and 49-token stages (6+6+4 and 8·6+1 rows),
+// DeiT's 197 tokens, and the classifier's single row, which the 6-row tile computed six times.
+#define DEFINE_GEMM_FAMILY(P)                                                                      \
+    DEFINE_GEMM_KERNEL(gemm_p##P##_full, VB_GEMM_MR, P)                                            \
+    DEFINE_GEMM_KERNEL(gemm_p##P##_r1, 1, P)                                                       \
+    DEFINE_GEMM_KERNEL(gemm_p##P##_r2, 2, P)                                                       \
+    DEFINE_GEMM_KERNEL(gemm_p##P##_r3, 3, P)                                                       \
+    DEFINE_GEMM_KERNEL(gemm_p##P##_r4, 4, P)                                                       \
+    DEFINE_GEMM_KERNEL(gemm_p##P##_r5, 5, P)                                                       \
+    static gemm_kernel_fn gemm_p##P##_for(size_t rows) {                                           \
+        static const gemm_kernel_fn rem[6] = {NULL,          gemm_p##P##_r1, gemm_p##P##_r2,        \
+                                              gemm_p##P##_r3, gemm_p##P##_r4, gemm_p##P##_r5};      \
+        return rows >= VB_GEMM_MR ? gemm_p##P##_full : rem[rows];                                  \
+    }
+
+DEFINE_GEMM_FAMILY(1)
+#if VB_GEMM_P == 2
+DEFINE_GEMM_FAMILY(2)
+// Three panels when an odd count leaves one over (48, 80, 112, 144 columns): a lone 16-column
+// panel runs one B load per MR broadcasts and is load-bound; the third panel rides along in the
+// registers the 6x32 tile leaves free.
+DEFINE_GEMM_FAMILY(3)
+#elif VB_GEMM_P != 1
+#error "VB_GEMM_P must be 1 or 2"
 #endif
 
-// Drives the micro-kernel over a [rows × n] block: panels outermost, so that a K×(16·P) slice
+// Drives the micro-kernels over a [rows × n] block: panels outermost, so that a K×(16·P) slice
 // of B stays in L1/L2 while the rows stream past it. Panel p of B starts at packed + p·ps.
 static void k_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t ps,
                                   size_t k, size_t n, float *c, size_t ldc, size_t m, int acc) {
-    enum { MR = VB_GEMM_MR, P = VB_GEMM_P };
+    enum { MR = VB_GEMM_MR };
     const size_t panels = (n + NR - 1) / NR;
-    for (size_t p0 = 0; p0 < panels; p0 += P) {
-        const size_t c0 = p0 * NR;
-        const size_t cols = n - c0 < (size_t)(P * NR) ? n - c0 : (size_t)(P * NR);
-        if (p0 + P > panels) {
-            // Fewer than P panels left: one panel at a time.
-            for (size_t q = p0; q < panels; q++) {
-                const size_t qc0 = q * NR, qcols = n - qc0 < NR ? n - qc0 : NR;
-                for (size_t r = 0; r < m; r += MR)
-                    gemm_tile_1(a + r * lda, lda, packed + q * ps, ps, k, c + r * ldc + qc0, ldc,
-                                m - r < MR ? m - r : MR, qcols, acc);
-            }
-            break;
+    for (size_t q = 0; q < panels;) {
+        const size_t left = panels - q;
+        size_t p = 1;
+        gemm_kernel_fn (*pick)(size_t) = gemm_p1_for;
+#if VB_GEMM_P == 2
+        if (left == 3) {
+            p = 3;
+            pick = gemm_p3_for;
+        } else if (left >= 2) {
+            p = 2;
+            pick = gemm_p2_for;
         }
-        for (size_t r = 0; r < m; r += MR)
-            gemm_tile(a + r * lda, lda, packed + p0 * ps, ps, k, c + r * ldc + c0, ldc,
-                      m - r < MR ? m - r : MR, cols, acc);
+#else
+        (void)left;
+#endif
+        const size_t c0 = q * NR;
+        const size_t cols = n - c0 < p * NR ? n - c0 : p * NR;
+        for (size_t r = 0; r < m; r += MR) {
+            const size_t rows = m - r < MR ? m - r : MR;
+            pick(rows)(a + r * lda, lda, packed + q * ps, ps, k, c + r * ldc + c0, ldc, rows, cols, acc);
+        }
+        q += p;
     }
 }
 #undef NR
