@@ -164,12 +164,21 @@ void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale, const fl
 
 void vb_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t panel_stride,
                             size_t k, size_t n, float *c, size_t ldc, size_t m, int accumulate) {
-    K()->gemm_packed_strided(a, lda, packed, panel_stride, k, n, c, ldc, m, accumulate);
+    K()->gemm_packed_strided(a, lda, packed, panel_stride, k, n, c, ldc, m, accumulate, NULL,
+                             VB_ACT_NONE, NULL, 0);
+}
+
+void vb_gemm_packed_epilogue(const float *a, size_t lda, const float *packed, size_t panel_stride,
+                             size_t k, size_t n, float *c, size_t ldc, size_t m, const float *bias,
+                             vb_activation act, const float *residual, size_t ldr) {
+    K()->gemm_packed_strided(a, lda, packed, panel_stride, k, n, c, ldc, m, 0, bias, act, residual,
+                             ldr);
 }
 
 void vb_gemm_packed(const float *a, size_t lda, const float *packed, size_t k, size_t n, float *c,
                     size_t ldc, size_t m) {
-    K()->gemm_packed_strided(a, lda, packed, k * VB_GEMM_NR, k, n, c, ldc, m, 0);
+    K()->gemm_packed_strided(a, lda, packed, k * VB_GEMM_NR, k, n, c, ldc, m, 0, NULL, VB_ACT_NONE,
+                             NULL, 0);
 }
 
 void vb_conv_small(const float *x, size_t ih, size_t iw, size_t cin, size_t row_stride,

@@ -37,7 +37,8 @@ typedef struct vb_kernel_table {
     void (*attention_finish)(float *, size_t, size_t, size_t, const float *);
     void (*scale_add_bias)(float *, size_t, size_t, float, const float *, size_t);
     void (*gemm_packed_strided)(const float *, size_t, const float *, size_t, size_t, size_t,
-                                float *, size_t, size_t, int);
+                                float *, size_t, size_t, int, const float *, vb_activation,
+                                const float *, size_t);
     void (*conv_small)(const float *, size_t, size_t, size_t, size_t, size_t, size_t,
                        const float *, size_t, size_t, size_t, size_t, size_t, size_t, size_t,
                        float *, size_t, size_t, size_t, size_t, vb_activation, const float *);

@@ -5,7 +5,7 @@ import XCTest
 /// on whole micro-kernel tiles, and gives every worker work when rows are few.
 final class GEMMTilesTests: XCTestCase {
     func testTasksPartitionTheOutput() {
-        for (rows, n, threads) in [(1, 3, 1), (16, 384, 2), (49, 200, 3), (197, 144, 2), (1000, 33, 4), (5, 1000, 16), (96, 32, 2)] {
+        for (rows, n, threads) in [(1, 3, 1), (16, 384, 2), (49, 200, 3), (197, 144, 2), (1000, 33, 4), (5, 1000, 16), (96, 32, 2), (197, 768, 1), (3136, 64, 1), (50000, 16, 1)] {
             let tiles = GEMMTiles(rows: rows, columns: n, threads: threads)
             var covered = [Int](repeating: 0, count: rows * n)
             for t in 0..<tiles.count {
@@ -16,6 +16,13 @@ final class GEMMTilesTests: XCTestCase {
             }
             XCTAssertEqual(covered, [Int](repeating: 1, count: rows * n), "rows \(rows) n \(n) threads \(threads)")
             if threads == 1 { XCTAssertEqual(tiles.columnBlocks, 1) }
+            // Rows are shared evenly: no tile is a sliver that streams the weights for a few rows,
+            // and none outgrows the per-worker scratch LayerNormLinear sizes by maxRowTile.
+            let sizes = (0..<tiles.rowTiles).map { tiles[$0 * tiles.columnBlocks].m }
+            XCTAssertLessThanOrEqual(sizes.max()!, GEMMTiles.maxRowTile)
+            if rows >= GEMMTiles.targetRowTile {
+                XCTAssertGreaterThanOrEqual(sizes.min()!, GEMMTiles.targetRowTile / 2, "rows \(rows): tiles \(sizes)")
+            }
             if threads > 1 && rows <= 96 && n >= 32 * 4 * threads {
                 XCTAssertGreaterThanOrEqual(tiles.count, 4 * threads, "few rows: columns are split too")
             }

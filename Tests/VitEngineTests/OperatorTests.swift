@@ -113,6 +113,13 @@ final class LinearAlgebraTests: XCTestCase {
         }
         let lin3 = Linear(weight: randomTensor([8, 6], &rng), bias: nil)
         try assertMatchesReference(lin3, [randomTensor([2, 5, 6], &rng)])
+        // Bias and residual without an activation are added in the micro-kernel's stores, full
+        // panels and a partial last one (n = 100: 2+2+3 panels, the last 4 columns wide).
+        for (rows, k, n, bias) in [(13, 24, 100, true), (7, 9, 48, true), (20, 16, 37, false)] {
+            let lin = Linear(weight: randomTensor([n, k], &rng, scale: 0.2), bias: bias ? randomTensor([n], &rng) : nil,
+                             addsResidual: true)
+            try assertMatchesReference(lin, [randomTensor([rows, k], &rng), randomTensor([rows, n], &rng)])
+        }
     }
 
     func testBatchedMatMul() throws {

@@ -187,6 +187,13 @@ void vb_gemm_packed(const float *a, size_t lda, const float *packed, size_t k, s
 void vb_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t panel_stride,
                             size_t k, size_t n, float *c, size_t ldc, size_t m, int accumulate);
 
+/// `vb_gemm_packed_strided` (without accumulation) with the epilogue y = act(y + bias) + residual:
+/// bias and residual are added as the micro-kernel's registers are stored, an activation takes
+/// one pass at the end. bias [n] and residual [m×n] (leading dim ldr) may be NULL.
+void vb_gemm_packed_epilogue(const float *a, size_t lda, const float *packed, size_t panel_stride,
+                             size_t k, size_t n, float *c, size_t ldc, size_t m, const float *bias,
+                             vb_activation act, const float *residual, size_t ldr);
+
 #ifdef __cplusplus
 }
 #endif

@@ -220,6 +220,7 @@ public struct Conv2d: Operator {
                         let col = scratch + worker * tile * kcols
                         let xi = x + img * ih * iw * cin
                         let yt = y + (img * oh * ow + p0) * cout
+                        let rt = residual.map { $0 + (img * oh * ow + p0) * cout }
                         for gi in 0..<g {
                             vb_im2col(xi, ih, iw, cin, gi * cg, cg, kh, kw, sh, sw, ph, pw, ow, p0, p1, col)
                             if groupPacks.isEmpty {
@@ -227,11 +228,13 @@ public struct Conv2d: Operator {
                                            a: col, lda: kcols, b: wp + gi * kcols * coutg, ldb: coutg,
                                            beta: 0, c: yt + gi * coutg, ldc: cout)
                             } else {
-                                vb_gemm_packed(col, kcols, groupPacks[gi].pointer, kcols, coutg, yt + gi * coutg, cout, p1 - p0)
+                                groupPacks[gi].multiply(col, lda: kcols, rows: p1 - p0, columns: 0, coutg, into: yt + gi * coutg, ldc: cout,
+                                                        bias: bp.map { $0 + gi * coutg }, activation: act, residual: rt.map { $0 + gi * coutg })
                             }
                         }
-                        vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act,
-                                             residual.map { $0 + (img * oh * ow + p0) * cout }, cout)
+                        if groupPacks.isEmpty {
+                            vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act, rt, cout)
+                        }
                     }
                 }
             }

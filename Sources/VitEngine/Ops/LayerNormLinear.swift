@@ -5,13 +5,13 @@ import CKernels
 /// so the normalised activations never go through the arena and the pool is woken once instead
 /// of twice. A pre-norm transformer spends its norms this way (`norm1` → `attn.qkv`, `norm2` →
 /// `mlp.fc1`, the final norm → the head). The epilogue is `Linear`'s: bias, activation, then
-/// an optional residual input.
+/// an optional residual input (inside the packed kernel, on each register tile as it is stored).
 public struct LayerNormLinear: Operator {
     public let norm: LayerNorm
     public let linear: Linear
 
-    /// Rows per tile, as `Linear` uses (`GEMMTiles`).
-    static let tileRows = GEMMTiles.rowTile
+    /// Rows per tile at most, as `Linear` tiles them (`GEMMTiles`).
+    static let tileRows = GEMMTiles.maxRowTile
 
     public init(norm: LayerNorm, linear: Linear) {
         precondition(norm.gamma.count == linear.inFeatures,
@@ -51,13 +51,14 @@ public struct LayerNormLinear: Operator {
                     let normed = scratch + worker * tile * k, yt = y + r0 * n + c0
                     vb_layernorm(x + r0 * k, normed, k, 0, m, gamma, beta, eps)
                     if let packed {
-                        packed.multiply(normed, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n)
+                        packed.multiply(normed, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n,
+                                        bias: bias.map { $0 + c0 }, activation: act, residual: residual.map { $0 + r0 * n + c0 })
                     } else {
                         blas.sgemm(transA: false, transB: false, m: m, n: cols, k: k, alpha: 1,
                                    a: normed, lda: k, b: wp + c0, ldb: n, beta: 0, c: yt, ldc: n)
-                    }
-                    if bias != nil || act != VB_ACT_NONE || residual != nil {
-                        vb_bias_act_residual(yt, m, cols, n, bias.map { $0 + c0 }, act, residual.map { $0 + r0 * n + c0 }, n)
+                        if bias != nil || act != VB_ACT_NONE || residual != nil {
+                            vb_bias_act_residual(yt, m, cols, n, bias.map { $0 + c0 }, act, residual.map { $0 + r0 * n + c0 }, n)
+                        }
                     }
                 }
             }

@@ -23,10 +23,8 @@ struct RowTiledGEMM {
                     pool.parallelFor(tiles.count) { t, _ in
                         let (r0, m, c0, cols) = tiles[t]
                         let yt = y + r0 * n + c0
-                        packed.multiply(x + r0 * k, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n)
-                        if bp != nil || act != VB_ACT_NONE || residual != nil {
-                            vb_bias_act_residual(yt, m, cols, n, bp.map { $0 + c0 }, act, residual.map { $0 + r0 * n + c0 }, n)
-                        }
+                        packed.multiply(x + r0 * k, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n,
+                                        bias: bp.map { $0 + c0 }, activation: act, residual: residual.map { $0 + r0 * n + c0 })
                     }
                 }
             }
@@ -158,29 +156,43 @@ final class PackedMatrix: @unchecked Sendable {
         vb_gemm_pack_b(b, ldb ?? n, k, n, storage.pointer)
     }
 
-    /// C[rows × cols] = A[rows × k] · B[:, c0 ..< c0+cols]; c0 a multiple of the 16-column panels.
+    /// C[rows × cols] = act(A[rows × k] · B[:, c0 ..< c0+cols] + bias) + residual; c0 a multiple
+    /// of the 16-column panels; bias (at column c0) and residual (leading dimension ldc) optional.
+    /// The epilogue runs inside the kernel, on each register tile as it is stored.
     func multiply(_ a: UnsafePointer<Float>, lda: Int, rows: Int, columns c0: Int, _ cols: Int,
-                  into c: UnsafeMutablePointer<Float>, ldc: Int) {
+                  into c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                  activation: vb_activation = VB_ACT_NONE, residual: UnsafePointer<Float>? = nil) {
         let panel = Int(VB_GEMM_PANEL_COLUMNS)
-        vb_gemm_packed_strided(a, lda, pointer + (c0 / panel) * k * panel, k * panel, k, cols, c, ldc, rows, 0)
+        vb_gemm_packed_epilogue(a, lda, pointer + (c0 / panel) * k * panel, k * panel, k, cols, c, ldc, rows,
+                                bias, activation, residual, ldc)
     }
 }
 
-/// How a product with constant weights is split into tasks: row tiles of 96 rows (a multiple of
-/// the micro-kernels' 6 and 4 rows, large enough to amortise reloading a weight panel) and, when
-/// that leaves fewer than four tasks per worker — LeViT's 16- and 49-token stages, DeiT's 197
-/// tokens on two threads — column blocks as well, whole 32-column micro-kernel tiles each. Every
-/// worker then has work, and one that is descheduled holds up only a small block.
+/// How a product with constant weights is split into tasks: row tiles of about 96 rows (large
+/// enough to amortise reloading a weight panel) and, when that leaves fewer than four tasks per
+/// worker — LeViT's 16- and 49-token stages, DeiT's 197 tokens on two threads — column blocks as
+/// well, whole 32-column micro-kernel tiles each. Every worker then has work, and one that is
+/// descheduled holds up only a small block.
+///
+/// The rows are shared evenly between the tiles (a tile's last rows that do not fill a 6-row
+/// micro-kernel tile take the row-remainder kernels, on weight panels still in cache): fixed
+/// 96-row tiles left DeiT's 197 tokens a 5-row tile that streamed every weight
+/// panel again from L3 for five rows, bandwidth-bound (4% of DeiT-B's GEMM time for 2.5% of its
+/// rows); 99 + 98 rows stream them twice, compute-bound both times.
 struct GEMMTiles {
-    static let rowTile = 96
+    static let targetRowTile = 96
+    /// The largest tile `init` makes (1.5 × the target): sizes per-worker scratch.
+    static let maxRowTile = 144
     let rows: Int, columns: Int
-    let rowTiles: Int, columnBlock: Int, columnBlocks: Int
+    let rowTile: Int, rowTiles: Int, columnBlock: Int, columnBlocks: Int
     var count: Int { rowTiles * columnBlocks }
 
     init(rows: Int, columns n: Int, threads: Int) {
         self.rows = rows
         columns = n
-        rowTiles = (rows + GEMMTiles.rowTile - 1) / GEMMTiles.rowTile
+        let wantedTiles = max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile)
+        rowTile = max(1, min(GEMMTiles.maxRowTile, (rows + wantedTiles - 1) / wantedTiles))
+        rowTiles = max(1, (rows + rowTile - 1) / rowTile)
         let wanted = threads > 1 ? 4 * threads : 1
         let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
         columnBlock = max(32, n / max(blocks, 1) / 32 * 32)
@@ -189,7 +201,7 @@ struct GEMMTiles {
 
     /// Task t: rows r0 ..< r0+m, columns c0 ..< c0+cols.
     subscript(_ t: Int) -> (r0: Int, m: Int, c0: Int, cols: Int) {
-        let r0 = (t / columnBlocks) * GEMMTiles.rowTile, c0 = (t % columnBlocks) * columnBlock
-        return (r0, min(GEMMTiles.rowTile, rows - r0), c0, min(columnBlock, columns - c0))
+        let r0 = (t / columnBlocks) * rowTile, c0 = (t % columnBlocks) * columnBlock
+        return (r0, min(rowTile, rows - r0), c0, min(columnBlock, columns - c0))
     }
 }
