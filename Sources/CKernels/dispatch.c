@@ -148,18 +148,13 @@ void vb_scaled_residual(const float *a, const float *b, const float *s, size_t c
     K()->scaled_residual(a, b, s, c, y, n);
 }
 
-void vb_attention_online_softmax(float *s, size_t rows, size_t cols, float *m, float *l, float *o,
-                                 size_t dv, size_t ldo) {
-    K()->attention_online_softmax(s, rows, cols, m, l, o, dv, ldo);
+void vb_attention_online_softmax(float *s, size_t rows, size_t cols, const float *bias,
+                                 size_t ldb, float *m, float *l, float *o, size_t dv, size_t ldo) {
+    K()->attention_online_softmax(s, rows, cols, bias, ldb, m, l, o, dv, ldo);
 }
 
 void vb_attention_finish(float *o, size_t rows, size_t dv, size_t ldo, const float *l) {
     K()->attention_finish(o, rows, dv, ldo, l);
-}
-
-void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale, const float *bias,
-                       size_t ldb) {
-    K()->scale_add_bias(s, rows, cols, scale, bias, ldb);
 }
 
 void vb_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t panel_stride,

@@ -32,10 +32,9 @@ typedef struct vb_kernel_table {
     void (*softmax)(const float *, float *, size_t, size_t, size_t);
     void (*binary)(int, const float *, const float *, size_t, float *, size_t);
     void (*scaled_residual)(const float *, const float *, const float *, size_t, float *, size_t);
-    void (*attention_online_softmax)(float *, size_t, size_t, float *, float *, float *, size_t,
-                                     size_t);
+    void (*attention_online_softmax)(float *, size_t, size_t, const float *, size_t, float *,
+                                     float *, float *, size_t, size_t);
     void (*attention_finish)(float *, size_t, size_t, size_t, const float *);
-    void (*scale_add_bias)(float *, size_t, size_t, float, const float *, size_t);
     void (*gemm_packed_strided)(const float *, size_t, const float *, size_t, size_t, size_t,
                                 float *, size_t, size_t, int, const float *, vb_activation,
                                 const float *, size_t);

@@ -34,7 +34,6 @@ const vb_kernel_table VB_VARIANT_TABLE = {
     .scaled_residual = k_scaled_residual,
     .attention_online_softmax = k_attention_online_softmax,
     .attention_finish = k_attention_finish,
-    .scale_add_bias = k_scale_add_bias,
     .gemm_packed_strided = k_gemm_packed_strided,
     .conv_small = k_conv_small,
     .resize_bilinear_nhwc = k_resize_bilinear_nhwc,

@@ -202,6 +202,19 @@ final class LinearAlgebraTests: XCTestCase {
 }
 
 /// The backends whose products go through a BLAS loaded at run time run the same operators.
+final class SqueezeExciteTests: XCTestCase {
+    /// Both squeeze FCs run as one-row packed products: channel counts off the 16-column panels
+    /// (40 → 10 → 40), a reduction below one panel, and MobileOne-S4's ReLU/sigmoid pair.
+    func testSqueezeExciteMatchesReference() throws {
+        var rng = makeRNG()
+        for (c, cr, h, w) in [(40, 10, 5, 3), (16, 4, 2, 2), (96, 6, 7, 7)] {
+            let se = SqueezeExcite(reduceWeight: randomTensor([cr, c], &rng, scale: 0.3), reduceBias: randomTensor([cr], &rng),
+                                   expandWeight: randomTensor([c, cr], &rng, scale: 0.3), expandBias: randomTensor([c], &rng))
+            try assertMatchesReference(se, [randomTensor([2, h, w, c], &rng)])
+        }
+    }
+}
+
 final class LoadedBLASBackendTests: XCTestCase {
     func testBLISAndNetlibBackendsMatchReference() throws {
         var rng = makeRNG()

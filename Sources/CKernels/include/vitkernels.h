@@ -150,18 +150,15 @@ void vb_scaled_residual(const float *a, const float *b, const float *s, size_t c
                         size_t n);
 
 /// One key block of streaming (flash-style) attention for a block of query rows.
-/// s: [rows, cols] raw scores (already scaled and biased); on return s holds exp(s - m_new).
+/// s: [rows, cols] scaled scores; bias [rows, cols] (leading dim ldb; may be NULL) is added to
+/// them first. On return s holds exp(s + bias - m_new).
 /// m, l: running max and running sum per row; o: [rows, dv] running output (leading dim ldo),
 /// rescaled by exp(m_old - m_new) so that the caller then adds P·V into it.
-void vb_attention_online_softmax(float *s, size_t rows, size_t cols, float *m, float *l,
-                                 float *o, size_t dv, size_t ldo);
+void vb_attention_online_softmax(float *s, size_t rows, size_t cols, const float *bias,
+                                 size_t ldb, float *m, float *l, float *o, size_t dv, size_t ldo);
 
 /// o[r, :] /= l[r] for rows [0, rows).
 void vb_attention_finish(float *o, size_t rows, size_t dv, size_t ldo, const float *l);
-
-/// s = s * scale + bias (bias [rows, cols] with leading dim ldb, may be NULL).
-void vb_scale_add_bias(float *s, size_t rows, size_t cols, float scale, const float *bias,
-                       size_t ldb);
 
 /// Columns per panel of packed weights: a window of columns starting at a multiple of this is
 /// a window of whole panels (see `vb_gemm_packed_strided`).

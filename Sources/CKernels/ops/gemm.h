@@ -18,7 +18,7 @@
 #define DEFINE_GEMM_KERNEL(NAME, MR, P)                                                            \
     static void NAME(const float *a, size_t lda, const float *bp, size_t ps, size_t k, float *c,   \
                      size_t ldc, size_t rows, size_t cols, int accumulate, const float *bias,      \
-                     const float *res, size_t ldr) {                                               \
+                     const float *res, size_t ldr, const float *next) {                            \
         v16 acc[MR][P];                                                                            \
         for (int r = 0; r < MR; r++)                                                               \
             for (int p = 0; p < P; p++) acc[r][p] = (v16){};                                       \
@@ -27,6 +27,7 @@
         for (size_t kk = 0; kk < k; kk++) {                                                        \
             v16 bv[P];                                                                             \
             for (int p = 0; p < P; p++) __builtin_prefetch(bp + p * ps + (kk + 64) * NR, 0, 3);    \
+            if (next) __builtin_prefetch(next + kk * NR, 0, 2);                                    \
             for (int p = 0; p < P; p++) bv[p] = *(const v16u *)(bp + p * ps + kk * NR);            \
             for (int r = 0; r < MR; r++) {                                                         \
                 const v16 av = splat16(ar[r][kk]);                                                  \
@@ -62,7 +63,8 @@
     }
 
 typedef void (*gemm_kernel_fn)(const float *, size_t, const float *, size_t, size_t, float *, size_t,
-                               size_t, size_t, int, const float *, const float *, size_t);
+                               size_t, size_t, int, const float *, const float *, size_t,
+                               const float *);
 
 // One family per panel count P: the full MR-row tile and one kernel per row remainder (1 to 5
 // rows), so that the last rows of a product are not computed as clamped duplicates. That
@@ -122,10 +124,16 @@ static void k_gemm_packed_strided(const float *a, size_t lda, const float *packe
 #endif
         const size_t c0 = q * NR;
         const size_t cols = n - c0 < p * NR ? n - c0 : p * NR;
-        for (size_t r = 0; r < m; r += MR) {
+        // Register tile t of this panel group pulls panel q + p + t (of the next group) into L2,
+        // one 64-byte line per k step: weights that come from DRAM (MobileOne-S4's and DeiT's
+        // exceed L3) then stream while this group computes on panels already in cache, where
+        // before only the group's first tile streamed them, bandwidth-bound, and the rest did not.
+        for (size_t r = 0, t = 0; r < m; r += MR, t++) {
             const size_t rows = m - r < MR ? m - r : MR;
+            const float *next = q + p + t < panels ? packed + (q + p + t) * ps : NULL;
             pick(rows)(a + r * lda, lda, packed + q * ps, ps, k, c + r * ldc + c0, ldc, rows, cols, acc,
-                       bias ? bias + c0 : NULL, res_in_kernel ? res_in_kernel + r * ldr + c0 : NULL, ldr);
+                       bias ? bias + c0 : NULL, res_in_kernel ? res_in_kernel + r * ldr + c0 : NULL, ldr,
+                       t < 3 ? next : NULL);
         }
         q += p;
     }

@@ -109,8 +109,8 @@ public struct ScaledDotProductAttention: Operator {
         // With the packed backend, K and V of each head are packed once per pass into the
         // micro-kernels' panels (O(T·d) work against O(T²·d) products) and every block product
         // runs on registers; otherwise both products go through the BLAS. Either way the scale
-        // rides along for free — folded into packed K, or as the BLAS's alpha — so the scores
-        // are touched again only to add a bias.
+        // rides along for free — folded into packed K, or as the BLAS's alpha — and a bias is
+        // added in the softmax's first pass, so the scores are read by the softmax alone.
         let packed = c.packsWeights
         let kSize = vb_gemm_packed_size(dk, tk), vSize = vb_gemm_packed_size(tk, dv)
         let packs = scratch + pool.threadCount * (bq * bk + 2 * bq)
@@ -147,8 +147,8 @@ public struct ScaledDotProductAttention: Operator {
                             gemm.sgemm(transA: false, transB: true, m: rows, n: cols, k: dk, alpha: scale, a: qp, lda: qRow,
                                        b: kBase + img * tk * kRow + c0 * kRow + h * kh, ldb: kRow, beta: 0, c: s, ldc: cols)
                         }
-                        if let biasPtr { vb_scale_add_bias(s, rows, cols, 1, biasPtr + (h * tq + r0) * tk + c0, tk) }
-                        vb_attention_online_softmax(s, rows, cols, m, l, out, dv, ldo)
+                        vb_attention_online_softmax(s, rows, cols, biasPtr.map { $0 + (h * tq + r0) * tk + c0 }, tk,
+                                                    m, l, out, dv, ldo)
                         if packed {
                             vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, 1)
                         } else {

@@ -45,8 +45,12 @@ public struct SqueezeExcite: Operator {
         let x = c.inputs[0], y = c.output, pool = c.pool, s = c.scratch
         let n = c.inputShapes[0][0], hw = c.inputShapes[0][1] * c.inputShapes[0][2]
         let ch = channels, cr = reduced
-        let w1 = PackedWeights(reduceWeight), b1 = PackedWeights(reduceBias)
-        let w2 = PackedWeights(expandWeight), b2 = PackedWeights(expandBias)
+        // Both FCs are one-row products on the packed micro-kernels, bias and activation in their
+        // epilogue: as scalar Swift loops (a strict-order reduction per output, FMA-latency bound)
+        // MobileOne-S4's 2048→128→2048 squeezes took 0.9 ms of its 27 ms, ONNX Runtime's and
+        // OpenVINO's about 0.3.
+        let w1 = Self.packTransposed(reduceWeight, k: ch, n: cr), b1 = PackedWeights(reduceBias)
+        let w2 = Self.packTransposed(expandWeight, k: cr, n: ch), b2 = PackedWeights(expandBias)
         let inner = innerActivation.c, gate = gate.c
         return {
             withExtendedLifetime((w1, b1, w2, b2)) {
@@ -56,21 +60,18 @@ public struct SqueezeExcite: Operator {
                     vb_sum_rows(x + img * hw * ch, hw, ch, mean)
                     let inv = 1 / Float(hw)
                     for i in 0..<ch { mean[i] *= inv }
-                    for r in 0..<cr {
-                        var acc = b1.pointer[r]
-                        for i in 0..<ch { acc += w1.pointer[r * ch + i] * mean[i] }
-                        hidden[r] = acc
-                    }
-                    vb_activation_apply(inner, hidden, hidden, cr)
-                    for o in 0..<ch {
-                        var acc = b2.pointer[o]
-                        for r in 0..<cr { acc += w2.pointer[o * cr + r] * hidden[r] }
-                        g[o] = acc
-                    }
-                    vb_activation_apply(gate, g, g, ch)
+                    vb_gemm_packed_epilogue(mean, ch, w1.pointer, ch * 16, ch, cr, hidden, cr, 1, b1.pointer, inner, nil, 0)
+                    vb_gemm_packed_epilogue(hidden, cr, w2.pointer, cr * 16, cr, ch, g, ch, 1, b2.pointer, gate, nil, 0)
                     vb_binary(1, x + img * hw * ch, g, ch, y + img * hw * ch, hw * ch)
                 }
             }
         }
+    }
+
+    /// PyTorch's [n, k] weight packed as the k×n right-hand side of the packed GEMM.
+    static func packTransposed(_ weight: [Float], k: Int, n: Int) -> PackedWeights {
+        let packed = PackedWeights([Float](repeating: 0, count: vb_gemm_packed_size(k, n)))
+        weight.withUnsafeBufferPointer { vb_gemm_pack_bt($0.baseAddress!, k, k, n, packed.pointer) }
+        return packed
     }
 }
