@@ -144,7 +144,6 @@ func formatParams(_ train: Int, _ fused: Int) -> String {
     return train == fused ? t : "\(t) / \(f)"
 }
 
-/// Counts of one model in both forms, from deterministic random weights.
 /// One result per index, written from concurrent iterations (each index by one iteration only).
 final class ResultSlots<Value>: @unchecked Sendable {
     private var slots: [Result<Value, Error>?]
@@ -156,6 +155,7 @@ final class ResultSlots<Value>: @unchecked Sendable {
     }
 }
 
+/// Counts of one model in both forms, from deterministic random weights.
 struct ModelSummary {
     let paramsTrain: Int, paramsFused: Int
     let gmacs: Double, gmacsTrain: Double

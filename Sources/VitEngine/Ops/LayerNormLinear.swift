@@ -5,7 +5,7 @@ import CKernels
 /// so the normalised activations never go through the arena and the pool is woken once instead
 /// of twice. A pre-norm transformer spends its norms this way (`norm1` → `attn.qkv`, `norm2` →
 /// `mlp.fc1`, the final norm → the head). The epilogue is `Linear`'s: bias, activation, then
-/// an optional residual input (inside the packed kernel, on each register tile as it is stored).
+/// an optional residual input (inside the packed kernel: `PackedMatrix.multiply`).
 public struct LayerNormLinear: Operator {
     public let norm: LayerNorm
     public let linear: Linear

@@ -156,9 +156,17 @@ final class PackedMatrix: @unchecked Sendable {
         vb_gemm_pack_b(b, ldb ?? n, k, n, storage.pointer)
     }
 
+    /// B = Btᵀ from Bt [n×k] row-major: a PyTorch [out, in] weight used as it is stored.
+    init(transposing bt: UnsafePointer<Float>, k: Int, n: Int) {
+        self.k = k
+        storage = PackedWeights([Float](repeating: 0, count: vb_gemm_packed_size(k, n)))
+        vb_gemm_pack_bt(bt, k, k, n, storage.pointer)
+    }
+
     /// C[rows × cols] = act(A[rows × k] · B[:, c0 ..< c0+cols] + bias) + residual; c0 a multiple
     /// of the 16-column panels; bias (at column c0) and residual (leading dimension ldc) optional.
-    /// The epilogue runs inside the kernel, on each register tile as it is stored.
+    /// Bias, ReLU and residual are applied as the kernel's registers are stored; another
+    /// activation takes one pass over the block at the end (`vb_gemm_packed_epilogue`).
     func multiply(_ a: UnsafePointer<Float>, lda: Int, rows: Int, columns c0: Int, _ cols: Int,
                   into c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
                   activation: vb_activation = VB_ACT_NONE, residual: UnsafePointer<Float>? = nil) {

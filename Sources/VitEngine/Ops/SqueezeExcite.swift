@@ -49,8 +49,9 @@ public struct SqueezeExcite: Operator {
         // epilogue: as scalar Swift loops (a strict-order reduction per output, FMA-latency bound)
         // MobileOne-S4's 2048→128→2048 squeezes took 0.9 ms of its 27 ms, ONNX Runtime's and
         // OpenVINO's about 0.3.
-        let w1 = Self.packTransposed(reduceWeight, k: ch, n: cr), b1 = PackedWeights(reduceBias)
-        let w2 = Self.packTransposed(expandWeight, k: cr, n: ch), b2 = PackedWeights(expandBias)
+        let w1 = reduceWeight.withUnsafeBufferPointer { PackedMatrix(transposing: $0.baseAddress!, k: ch, n: cr) }
+        let w2 = expandWeight.withUnsafeBufferPointer { PackedMatrix(transposing: $0.baseAddress!, k: cr, n: ch) }
+        let b1 = PackedWeights(reduceBias), b2 = PackedWeights(expandBias)
         let inner = innerActivation.c, gate = gate.c
         return {
             withExtendedLifetime((w1, b1, w2, b2)) {
@@ -60,18 +61,12 @@ public struct SqueezeExcite: Operator {
                     vb_sum_rows(x + img * hw * ch, hw, ch, mean)
                     let inv = 1 / Float(hw)
                     for i in 0..<ch { mean[i] *= inv }
-                    vb_gemm_packed_epilogue(mean, ch, w1.pointer, ch * 16, ch, cr, hidden, cr, 1, b1.pointer, inner, nil, 0)
-                    vb_gemm_packed_epilogue(hidden, cr, w2.pointer, cr * 16, cr, ch, g, ch, 1, b2.pointer, gate, nil, 0)
+                    w1.multiply(mean, lda: ch, rows: 1, columns: 0, cr, into: hidden, ldc: cr, bias: b1.pointer, activation: inner)
+                    w2.multiply(hidden, lda: cr, rows: 1, columns: 0, ch, into: g, ldc: ch, bias: b2.pointer, activation: gate)
                     vb_binary(1, x + img * hw * ch, g, ch, y + img * hw * ch, hw * ch)
                 }
             }
         }
     }
 
-    /// PyTorch's [n, k] weight packed as the k×n right-hand side of the packed GEMM.
-    static func packTransposed(_ weight: [Float], k: Int, n: Int) -> PackedWeights {
-        let packed = PackedWeights([Float](repeating: 0, count: vb_gemm_packed_size(k, n)))
-        weight.withUnsafeBufferPointer { vb_gemm_pack_bt($0.baseAddress!, k, k, n, packed.pointer) }
-        return packed
-    }
 }
