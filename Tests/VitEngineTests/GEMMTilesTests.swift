@@ -5,7 +5,7 @@ import XCTest
 /// on whole micro-kernel tiles, and gives every worker work when rows are few.
 final class GEMMTilesTests: XCTestCase {
     func testTasksPartitionTheOutput() {
-        for (rows, n, threads) in [(1, 3, 1), (16, 384, 2), (49, 200, 3), (197, 144, 2), (1000, 33, 4), (5, 1000, 16), (96, 32, 2), (197, 768, 1), (3136, 64, 1), (50000, 16, 1)] {
+        for (rows, n, threads) in [(1, 3, 1), (16, 384, 2), (49, 200, 3), (197, 144, 2), (1000, 33, 4), (5, 1000, 16), (96, 32, 2), (197, 768, 1), (3136, 64, 1), (50000, 16, 1), (784, 448, 1), (196, 896, 2), (143, 64, 1), (239, 64, 1), (240, 64, 1)] {
             let tiles = GEMMTiles(rows: rows, columns: n, threads: threads)
             var covered = [Int](repeating: 0, count: rows * n)
             for t in 0..<tiles.count {
@@ -20,6 +20,8 @@ final class GEMMTilesTests: XCTestCase {
             // and none outgrows the per-worker scratch LayerNormLinear sizes by maxRowTile.
             let sizes = (0..<tiles.rowTiles).map { tiles[$0 * tiles.columnBlocks].m }
             XCTAssertLessThanOrEqual(sizes.max()!, GEMMTiles.maxRowTile)
+            // Only the last tile has rows over whole micro-kernel tiles (a row-remainder kernel).
+            XCTAssertTrue(sizes.dropLast().allSatisfy { $0 % GEMMTiles.rowUnit == 0 }, "rows \(rows): tiles \(sizes)")
             if rows >= GEMMTiles.targetRowTile {
                 XCTAssertGreaterThanOrEqual(sizes.min()!, GEMMTiles.targetRowTile / 2, "rows \(rows): tiles \(sizes)")
             }

@@ -21,7 +21,8 @@ final class ConvolutionTests: XCTestCase {
         (8, 16, 1, 2, 0, 1, 9, 9),      // strided 1x1
         (5, 7, 2, 2, 0, 1, 8, 8),       // 2x2 patchify
         // Rows wide enough for several specialised depthwise tiles (8 pixels on AVX-512, 4
-        // elsewhere) and a last tile shifted back over the one before: 3/5/7 wide, stride 1 and 2.
+        // elsewhere) and 4-wide tail tiles, the last one shifted back over the one before:
+        // 3/5/7 wide, stride 1 and 2 (interiors of 27, 19, 23, 17, 24, 19, 18 and 12 pixels).
         (32, 32, 3, 1, 1, 32, 4, 29),
         (24, 24, 3, 2, 1, 24, 5, 41),
         (40, 40, 5, 1, 2, 40, 3, 27),
@@ -29,16 +30,21 @@ final class ConvolutionTests: XCTestCase {
         (16, 16, 7, 1, 3, 16, 8, 30),
         (36, 36, 7, 2, 3, 36, 3, 45),
         (17, 17, 3, 1, 0, 17, 3, 20),   // no padding, channel tail of one
+        (24, 24, 3, 1, 1, 24, 3, 14),   // 14x14 maps: 8 + 4, no shifted tile
     ]
 
+    /// Every case with GELU (a pass after the kernel), ReLU (applied in the kernels' stores) and
+    /// no activation, in turn.
     func testConvolutionsMatchReference() throws {
         var rng = makeRNG()
-        for (ci, co, k, s, p, g, h, w) in cases {
+        let activations: [Activation] = [.gelu, .relu, .none]
+        for (i, (ci, co, k, s, p, g, h, w)) in cases.enumerated() {
             for batch in [1, 2] {
                 let weight = randomTensor([co, ci / g, k, k], &rng, scale: 0.3)
                 let bias = randomTensor([co], &rng)
                 let x = randomTensor([batch, h, w, ci], &rng)
-                let conv = Conv2d(weight: weight, bias: bias, stride: s, padding: p, groups: g, activation: .gelu)
+                let conv = Conv2d(weight: weight, bias: bias, stride: s, padding: p, groups: g,
+                                  activation: activations[(i + batch) % activations.count])
                 try assertMatchesReference(conv, [x])
             }
         }

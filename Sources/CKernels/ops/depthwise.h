@@ -13,13 +13,13 @@
 #define VB_DW_TILE 4
 #endif
 
-// VB_DW_TILE output pixels (stride S apart) x 16 channels, a KW-wide kernel, rows ky0..ky1:
-// x points at the input pixel under tap (ky0, 0) of the tile's first output, w at tap (0, 0).
-#define DEFINE_DW_TILE(KW, S)                                                                      \
-    static inline void dw_tile_k##KW##_s##S(const float *x, size_t row, size_t cin,               \
-                                            const float *w, size_t cout, size_t ky0, size_t ky1,  \
-                                            v16 b, float *y) {                                     \
-        enum { T = VB_DW_TILE, COLS = (VB_DW_TILE - 1) * S + KW };                                 \
+// T output pixels (stride S apart) x 16 channels, a KW-wide kernel, rows ky0..ky1: x points at
+// the input pixel under tap (ky0, 0) of the tile's first output, w at tap (0, 0). ReLU is
+// applied as the accumulators are stored (a pass of its own over each row cost MobileOne more).
+#define DEFINE_DW_TILE(KW, S, T, NAME)                                                             \
+    static inline void NAME(const float *x, size_t row, size_t cin, const float *w, size_t cout,  \
+                            size_t ky0, size_t ky1, v16 b, int relu, float *y) {                  \
+        enum { COLS = (T - 1) * S + KW };                                                          \
         v16 acc[T];                                                                                \
         _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[t] = b;                \
         for (size_t ky = ky0; ky < ky1; ky++, x += row) {                                          \
@@ -35,29 +35,45 @@
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) store16(y + t * cout, acc[t]); \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                           \
+            if (relu) acc[t] = __builtin_elementwise_max(acc[t], (v16){});                         \
+            store16(y + t * cout, acc[t]);                                                         \
+        }                                                                                          \
     }
-DEFINE_DW_TILE(3, 1)
-DEFINE_DW_TILE(3, 2)
-DEFINE_DW_TILE(5, 1)
-DEFINE_DW_TILE(5, 2)
-DEFINE_DW_TILE(7, 1)
-DEFINE_DW_TILE(7, 2)
+// Each (kernel width, stride) as a VB_DW_TILE-wide tile and a 4-wide one for the row's tail: a
+// 26-pixel interior (28x28 maps) took 8+8+8 and a last 8 shifted back over 6 done pixels; now
+// 8+8+8+4, and 12 pixels (14x14 maps) take 8+4 where they took 8+8.
+#define DEFINE_DW_TILES(KW, S)                                                                     \
+    DEFINE_DW_TILE(KW, S, VB_DW_TILE, dw_tile_k##KW##_s##S)                                        \
+    DEFINE_DW_TILE(KW, S, 4, dw_tile4_k##KW##_s##S)
+DEFINE_DW_TILES(3, 1)
+DEFINE_DW_TILES(3, 2)
+DEFINE_DW_TILES(5, 1)
+DEFINE_DW_TILES(5, 2)
+DEFINE_DW_TILES(7, 1)
+DEFINE_DW_TILES(7, 2)
+#undef DEFINE_DW_TILES
 #undef DEFINE_DW_TILE
 
-// The specialised tile for (kw, stride), or NULL.
+// The specialised tiles for (kw, stride): VB_DW_TILE wide, and 4 wide; NULL when there are none.
 typedef void (*dw_tile_fn)(const float *, size_t, size_t, const float *, size_t, size_t, size_t, v16,
-                           float *);
-static dw_tile_fn dw_tile_for(size_t kw, size_t stride) {
-    if (stride == 1) return kw == 3 ? dw_tile_k3_s1 : kw == 5 ? dw_tile_k5_s1 : kw == 7 ? dw_tile_k7_s1 : NULL;
-    if (stride == 2) return kw == 3 ? dw_tile_k3_s2 : kw == 5 ? dw_tile_k5_s2 : kw == 7 ? dw_tile_k7_s2 : NULL;
+                           int, float *);
+static dw_tile_fn dw_tile_for(size_t kw, size_t stride, dw_tile_fn *tile4) {
+#define DW_PICK(KW, S)                                                                             \
+    if (kw == KW && stride == S) {                                                                 \
+        *tile4 = dw_tile4_k##KW##_s##S;                                                            \
+        return dw_tile_k##KW##_s##S;                                                               \
+    }
+    DW_PICK(3, 1) DW_PICK(3, 2) DW_PICK(5, 1) DW_PICK(5, 2) DW_PICK(7, 1) DW_PICK(7, 2)
+#undef DW_PICK
+    *tile4 = NULL;
     return NULL;
 }
 
 static inline void dw_pixel_generic(const float *x, size_t ih, size_t iw, size_t cin, size_t mult,
                                     const float *w, size_t kh, size_t kw, const float *bias,
                                     long iy0, long ix0, size_t c0, size_t c1, size_t cout,
-                                    float *out) {
+                                    int relu, float *out) {
     for (size_t c = c0; c < c1; c++) out[c - c0] = bias ? bias[c] : 0.0f;
     for (size_t ky = 0; ky < kh; ky++) {
         long iy = iy0 + (long)ky;
@@ -74,6 +90,8 @@ static inline void dw_pixel_generic(const float *x, size_t ih, size_t iw, size_t
             }
         }
     }
+    if (relu)
+        for (size_t c = c0; c < c1; c++) out[c - c0] = fmaxf(out[c - c0], 0.0f);
 }
 
 
@@ -81,7 +99,7 @@ static inline void dw_pixel_generic(const float *x, size_t ih, size_t iw, size_t
 // so that FMA latency is hidden when only one pixel can be computed (borders, remainders).
 static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin, const float *w,
                                 size_t kh, size_t kw, const float *bias, long iy0, long ix0,
-                                size_t ky0, size_t ky1, float *out) {
+                                size_t ky0, size_t ky1, int relu, float *out) {
     const size_t cout = cin;
     const size_t kx0 = ix0 < 0 ? (size_t)(-ix0) : 0;
     const size_t kx1 = (long)iw - ix0 < (long)kw ? (size_t)((long)iw - ix0) : kw;
@@ -103,6 +121,12 @@ static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin
                 a3 += load16(xp + 3 * VL) * load16(wp + 3 * VL);
             }
         }
+        if (relu) {
+            a0 = __builtin_elementwise_max(a0, (v16){});
+            a1 = __builtin_elementwise_max(a1, (v16){});
+            a2 = __builtin_elementwise_max(a2, (v16){});
+            a3 = __builtin_elementwise_max(a3, (v16){});
+        }
         store16(out + c, a0);
         store16(out + c + VL, a1);
         store16(out + c + 2 * VL, a2);
@@ -119,11 +143,12 @@ static inline void dw_pixel_vec(const float *x, size_t ih, size_t iw, size_t cin
             for (size_t kx = kx0; kx < kx1; kx++)
                 a0 += load16(xr + (size_t)(ix0 + (long)kx) * cin) * load16(wr + kx * cout);
         }
+        if (relu) a0 = __builtin_elementwise_max(a0, (v16){});
         store16(out + c, a0);
         c += VL;
     }
     if (c < cout)
-        dw_pixel_generic(x, ih, iw, cin, 1, w, kh, kw, bias, iy0, ix0, c, cout, cout, out + c);
+        dw_pixel_generic(x, ih, iw, cin, 1, w, kh, kw, bias, iy0, ix0, c, cout, cout, relu, out + c);
 }
 
 static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_t mult,
@@ -135,8 +160,13 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
     // Channels the 4-pixel tiles cover: all of them when there is at least one whole vector (a
     // tail is one more vector over the last 16 channels, overlapping the one before).
     const size_t cfull = mult == 1 && cout >= VL ? cout : 0;
-    // The specialised tile covers all channels, so it needs cfull == cout.
-    const dw_tile_fn tile = cfull == cout ? dw_tile_for(kw, stride_w) : NULL;
+    // The specialised tiles cover all channels, so they need cfull == cout.
+    dw_tile_fn tile4 = NULL;
+    const dw_tile_fn tile = cfull == cout ? dw_tile_for(kw, stride_w, &tile4) : NULL;
+    // ReLU is applied as outputs are stored; another activation, and a residual, take a pass
+    // over each row.
+    const int relu = act == VB_ACT_RELU;
+    const vb_activation act_after = relu ? VB_ACT_NONE : act;
     // Output columns whose whole kernel window lies inside the input.
     size_t ox_lo = (pad_w + stride_w - 1) / stride_w;
     size_t ox_hi = (iw + pad_w >= kw) ? (iw + pad_w - kw) / stride_w + 1 : 0;
@@ -152,30 +182,37 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
     do {                                                                                          \
         const long ix0_ = (long)((OX) * stride_w) - (long)pad_w;                                  \
         if (mult == 1)                                                                            \
-            dw_pixel_vec(x, ih, iw, cin, w, kh, kw, bias, iy0, ix0_, ky0, ky1, yrow + (OX) * cout); \
+            dw_pixel_vec(x, ih, iw, cin, w, kh, kw, bias, iy0, ix0_, ky0, ky1, relu,              \
+                         yrow + (OX) * cout);                                                     \
         else                                                                                      \
             dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0, ix0_, 0, cout, cout,     \
-                             yrow + (OX) * cout);                                                 \
+                             relu, yrow + (OX) * cout);                                           \
     } while (0)
-        // Left border, then the specialised interior tiles (the last one shifted left to end at
-        // ox_hi, recomputing a few pixels rather than leaving them to the one-pixel path), then
-        // 4-wide tiles, then the rest.
+        // Left border, then the specialised interior tiles: VB_DW_TILE wide, then 4 wide for
+        // the rest (the last one shifted left to end at ox_hi, recomputing a few pixels rather
+        // than leaving them to the one-pixel path); without them, 4-wide generic tiles; then the
+        // right border.
         for (; ox < ox_lo; ox++)
             DW_PIXEL(ox);
-        if (tile && ox + VB_DW_TILE <= ox_hi) {
+        if (tile && ox + 4 <= ox_hi) {
             const size_t row = iw * cin;
-            for (;;) {
-                const size_t ixb = ox * stride_w - pad_w;
-                const float *xb = x + (size_t)(iy0 + (long)ky0) * row + ixb * cin;
-                for (size_t c0 = 0; c0 < cfull; c0 += VL) {
-                    const size_t c = c0 + VL <= cout ? c0 : cout - VL;
-                    const v16 b = bias ? load16(bias + c) : splat16(0.0f);
-                    tile(xb + c, row, cin, w + c, cout, ky0, ky1, b, yrow + ox * cout + c);
-                }
-                if (ox + VB_DW_TILE == ox_hi) break;
-                ox = ox + 2 * VB_DW_TILE <= ox_hi ? ox + VB_DW_TILE : ox_hi - VB_DW_TILE;
+#define DW_TILE_AT(FN, OX)                                                                        \
+    do {                                                                                          \
+        const size_t ixb = (OX) * stride_w - pad_w;                                               \
+        const float *xb = x + (size_t)(iy0 + (long)ky0) * row + ixb * cin;                        \
+        for (size_t c0 = 0; c0 < cfull; c0 += VL) {                                               \
+            const size_t c = c0 + VL <= cout ? c0 : cout - VL;                                    \
+            const v16 b = bias ? load16(bias + c) : splat16(0.0f);                                \
+            FN(xb + c, row, cin, w + c, cout, ky0, ky1, b, relu, yrow + (OX) * cout + c);         \
+        }                                                                                         \
+    } while (0)
+            for (; ox + VB_DW_TILE <= ox_hi; ox += VB_DW_TILE)
+                DW_TILE_AT(tile, ox);
+            for (; ox < ox_hi; ox += 4) {
+                if (ox + 4 > ox_hi) ox = ox_hi - 4;
+                DW_TILE_AT(tile4, ox);
             }
-            ox = ox_hi;
+#undef DW_TILE_AT
         }
         for (; ox + XT <= ox_hi; ox += XT) {
             const size_t ixb = ox * stride_w - pad_w;
@@ -195,6 +232,12 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
                         a3 += load16(xp + 3 * stride_w * cin) * wv;
                     }
                 }
+                if (relu) {
+                    a0 = __builtin_elementwise_max(a0, (v16){});
+                    a1 = __builtin_elementwise_max(a1, (v16){});
+                    a2 = __builtin_elementwise_max(a2, (v16){});
+                    a3 = __builtin_elementwise_max(a3, (v16){});
+                }
                 float *yp = yrow + ox * cout + c;
                 store16(yp, a0);
                 store16(yp + cout, a1);
@@ -205,13 +248,13 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
                 for (size_t t = 0; t < XT; t++)
                     dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0,
                                      (long)((ox + t) * stride_w) - (long)pad_w, cfull, cout, cout,
-                                     yrow + (ox + t) * cout + cfull);
+                                     relu, yrow + (ox + t) * cout + cfull);
         }
         for (; ox < ow; ox++)
             DW_PIXEL(ox);
 #undef DW_PIXEL
-        if (act != VB_ACT_NONE || residual)
-            k_bias_act_residual(yrow, 1, ow * cout, ow * cout, NULL, act,
+        if (act_after != VB_ACT_NONE || residual)
+            k_bias_act_residual(yrow, 1, ow * cout, ow * cout, NULL, act_after,
                                  residual ? residual + oy * ow * cout : NULL, ow * cout);
     }
 }

@@ -182,34 +182,41 @@ final class PackedMatrix: @unchecked Sendable {
 /// well, whole 32-column micro-kernel tiles each. Every worker then has work, and one that is
 /// descheduled holds up only a small block.
 ///
-/// The rows are shared evenly between the tiles (a tile's last rows that do not fill a 6-row
-/// micro-kernel tile take the row-remainder kernels, on weight panels still in cache): fixed
-/// 96-row tiles left DeiT's 197 tokens a 5-row tile that streamed every weight
+/// The rows are shared evenly between the tiles, in whole 12-row units (two 6-row micro-kernel
+/// tiles, three 4-row ones), so that only the last tile has rows over that take a row-remainder
+/// kernel: fixed 96-row tiles left DeiT's 197 tokens a 5-row tile that streamed every weight
 /// panel again from L3 for five rows, bandwidth-bound (4% of DeiT-B's GEMM time for 2.5% of its
-/// rows); 99 + 98 rows stream them twice, compute-bound both times.
+/// rows); then tiles of exactly rows/count (99 + 98 there) gave every tile of a 28x28 map
+/// (8 × 98 rows) a 2-row remainder, four accumulators bound by FMA latency; now 96 + 101.
 struct GEMMTiles {
     static let targetRowTile = 96
-    /// The largest tile `init` makes (1.5 × the target): sizes per-worker scratch.
-    static let maxRowTile = 144
+    /// Rows of every tile but the last are a multiple of this.
+    static let rowUnit = 12
+    /// The largest tile `init` makes (1.5 × the target, plus a unit's rounding): sizes
+    /// per-worker scratch.
+    static let maxRowTile = 156
     let rows: Int, columns: Int
-    let rowTile: Int, rowTiles: Int, columnBlock: Int, columnBlocks: Int
+    let rowTiles: Int, columnBlock: Int, columnBlocks: Int
+    private let units: Int
     var count: Int { rowTiles * columnBlocks }
 
     init(rows: Int, columns n: Int, threads: Int) {
         self.rows = rows
         columns = n
-        let wantedTiles = max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile)
-        rowTile = max(1, min(GEMMTiles.maxRowTile, (rows + wantedTiles - 1) / wantedTiles))
-        rowTiles = max(1, (rows + rowTile - 1) / rowTile)
+        units = max(1, (rows + GEMMTiles.rowUnit - 1) / GEMMTiles.rowUnit)
+        rowTiles = min(units, max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile))
         let wanted = threads > 1 ? 4 * threads : 1
         let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
         columnBlock = max(32, n / max(blocks, 1) / 32 * 32)
         columnBlocks = max(1, (n + columnBlock - 1) / columnBlock)
     }
 
+    /// First row of row tile i (of rowTiles; i == rowTiles gives rows).
+    private func rowStart(_ i: Int) -> Int { min(rows, GEMMTiles.rowUnit * (i * units / rowTiles)) }
+
     /// Task t: rows r0 ..< r0+m, columns c0 ..< c0+cols.
     subscript(_ t: Int) -> (r0: Int, m: Int, c0: Int, cols: Int) {
-        let r0 = (t / columnBlocks) * rowTile, c0 = (t % columnBlocks) * columnBlock
-        return (r0, min(rowTile, rows - r0), c0, min(columnBlock, columns - c0))
+        let i = t / columnBlocks, r0 = rowStart(i), c0 = (t % columnBlocks) * columnBlock
+        return (r0, rowStart(i + 1) - r0, c0, min(columnBlock, columns - c0))
     }
 }
