@@ -119,11 +119,13 @@ final class LinearAlgebraTests: XCTestCase {
         }
         let lin3 = Linear(weight: randomTensor([8, 6], &rng), bias: nil)
         try assertMatchesReference(lin3, [randomTensor([2, 5, 6], &rng)])
-        // Bias and residual without an activation are added in the micro-kernel's stores, full
-        // panels and a partial last one (n = 100: 2+2+3 panels, the last 4 columns wide).
-        for (rows, k, n, bias) in [(13, 24, 100, true), (7, 9, 48, true), (20, 16, 37, false)] {
+        // Bias, ReLU and residual are applied in the micro-kernel's stores, full panels and a
+        // partial last one (n = 100: 2+2+3 panels, the last 4 columns wide), and row tails split
+        // 4 + 3 and 4 + 4 (49 = 6·7 + 7 rows, 14 = 6 + 8).
+        for (rows, k, n, bias, act) in [(13, 24, 100, true, Activation.none), (7, 9, 48, true, .relu), (20, 16, 37, false, .none),
+                                         (49, 24, 100, true, .relu), (14, 16, 48, false, .relu)] {
             let lin = Linear(weight: randomTensor([n, k], &rng, scale: 0.2), bias: bias ? randomTensor([n], &rng) : nil,
-                             addsResidual: true)
+                             activation: act, addsResidual: true)
             try assertMatchesReference(lin, [randomTensor([rows, k], &rng), randomTensor([rows, n], &rng)])
         }
     }
@@ -142,7 +144,7 @@ final class LinearAlgebraTests: XCTestCase {
         var rng = makeRNG()
         try forEachKernelISA { isa in
             for (k, n) in [(1, 1), (7, 16), (48, 144), (33, 47), (64, 32), (5, 100), (9, 80)] {
-                for m in [1, 2, 3, 4, 5, 6, 7, 12, 13, 16, 17] {
+                for m in [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 16, 17, 49] {
                     let lda = k + 3, ldc = n + 5
                     let a = randomTensor([m * lda], &rng), b = randomTensor([k * n], &rng)
                     var got = [Float](repeating: -7, count: m * ldc), want = got

@@ -153,13 +153,23 @@ static void k_gemm_packed_strided(const float *a, size_t lda, const float *packe
         // cache, where before only the group's first tile streamed them, bandwidth-bound.
         const size_t after = panels - q - p, nnext = after < p + 1 ? after : p + 1;
         const float *next = nnext ? packed + (q + p) * ps : NULL;
-        const size_t full = m / MR * MR, tiles = full / MR;
+        // The rows over the last full tile: 1 or 2 (a 7- or 8-row tail) run as 4 + 3 or 4 + 4
+        // rows where there are 6-row tiles: a 1- or 2-row kernel keeps 2 or 4 accumulators and
+        // waits on FMA latency about as long as a 4-row one (LeViT's 49-token stages: 48 + 1).
+        size_t full = m / MR * MR, tail[2] = {m - full, 0};
+        if (MR == 6 && full >= MR && tail[0] >= 1 && tail[0] <= 2) {
+            full -= MR;
+            tail[0] = 4;
+            tail[1] = m - full - 4;
+        }
+        const size_t tiles = full / MR;
         if (full)
             family[0](a, lda, bq, ps, k, c + c0, ldc, full, cols, acc, bias_q, relu, res_q, ldr, next, nnext);
-        if (m > full)
-            family[m - full](a + full * lda, lda, bq, ps, k, c + full * ldc + c0, ldc, m - full, cols, acc,
-                             bias_q, relu, res_q ? res_q + full * ldr : NULL, ldr,
-                             tiles < nnext ? next + tiles * ps : NULL, tiles < nnext ? 1 : 0);
+        for (size_t i = 0, r = full; i < 2 && tail[i]; r += tail[i], i++) {
+            const int pf = tiles + i < nnext;
+            family[tail[i]](a + r * lda, lda, bq, ps, k, c + r * ldc + c0, ldc, tail[i], cols, acc, bias_q,
+                            relu, res_q ? res_q + r * ldr : NULL, ldr, pf ? next + (tiles + i) * ps : NULL, pf);
+        }
         q += p;
     }
     if (!in_kernel) k_bias_act_residual(c, m, n, ldc, NULL, act, residual, ldr);
