@@ -288,6 +288,16 @@ final class ElementwiseAndNormTests: XCTestCase {
                                      mean: randomTensor([24], &rng).data, variance: Tensor(randomUniform: [24], in: 0.1...3, rng: &rng).data)
         try assertMatchesReference(ChannelAffine(batchNorm: bn, activation: .silu), [x])
         try assertMatchesReference(Softmax(), [randomTensor([7, 300], &rng, scale: 5)])
+        // Two spikes, +500 and +450, side by side in each row, in each part of the vectorised max
+        // (the 64-wide loop, the 16-wide one, the scalar tail). Softmax does not depend on the
+        // maximum it subtracts unless exp saturates: a max that missed both would saturate both
+        // to the same value and give them half each, where the right answer is 1 and e^-50.
+        var spiked = randomTensor([6, 300], &rng)
+        for (r, at) in [1, 63, 65, 250, 290, 299].enumerated() {
+            spiked.data[r * 300 + at] += 500
+            spiked.data[r * 300 + at - 1] += 450
+        }
+        try assertMatchesReference(Softmax(), [spiked])
     }
 
     func testBinaryOpsAndBroadcasts() throws {

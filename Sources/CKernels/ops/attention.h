@@ -4,7 +4,8 @@
 
 // bias (LeViT's attention biases; may be NULL) is added in the pass that finds the row maximum,
 // not in a pass of its own over the scores (levit_128 spent 3% of its time in that pass).
-// On a row's first key block (m = -inf) the output is still zero and is not rescaled.
+// On a row's first key block (m = -inf) the output holds nothing yet and is not rescaled (with a
+// single key block the values' product then writes it without reading it).
 static void k_attention_online_softmax(float *s, size_t rows, size_t cols, const float *bias,
                                        size_t ldb, float *m, float *l, float *o, size_t dv,
                                        size_t ldo) {
@@ -12,16 +13,7 @@ static void k_attention_online_softmax(float *s, size_t rows, size_t cols, const
     #pragma clang fp reassociate(on)
     for (size_t r = 0; r < rows; r++) {
         float *restrict sr = s + r * cols;
-        float mx = m[r];
-        if (bias) {
-            const float *restrict br = bias + r * ldb;
-            for (size_t c = 0; c < cols; c++) {
-                sr[c] += br[c];
-                mx = fmaxf(mx, sr[c]);
-            }
-        } else {
-            for (size_t c = 0; c < cols; c++) mx = fmaxf(mx, sr[c]);
-        }
+        const float mx = vb_max_add(sr, bias ? bias + r * ldb : NULL, cols, m[r]);
         const int first = m[r] == -INFINITY;
         const float alpha = vb_exp(m[r] - mx);  // 0 on the first block (m = -inf)
         float sum = 0.0f;

@@ -30,8 +30,7 @@ static void k_softmax(const float *x, float *y, size_t c, size_t r0, size_t r1) 
     for (size_t r = r0; r < r1; r++) {
         float *restrict d = y + r * c;
         if (x != y) memcpy(d, x + r * c, c * sizeof(float));
-        float m = -INFINITY;
-        for (size_t i = 0; i < c; i++) m = fmaxf(m, d[i]);
+        const float m = vb_max_add(d, NULL, c, -INFINITY);
         float sum = 0.0f;
         for (size_t i = 0; i < c; i++) {
             d[i] = vb_exp(d[i] - m);

@@ -29,8 +29,9 @@ public struct ScaledDotProductAttention: Operator {
     public let bias: PackedWeights?
     public let biasShape: [Int]?
 
-    public static let queryBlock = 64
-    /// 64×1024 scores (256 KiB) stay in L2 and make the online softmax's rescaling rare: against
+    /// At most this many query rows per block: six 12-row units (see `bindOptimized`).
+    public static let queryBlock = 72
+    /// 72×1024 scores (288 KiB) stay in L2 and make the online softmax's rescaling rare: against
     /// 256, MobileViT-XXS's 1024-token attention at 512 ran 12% faster, the mixer skeleton's
     /// 3136-token attention 10%; 2048 gained 2–3% more for twice the scratch.
     public static let keyBlock = 1024
@@ -104,7 +105,14 @@ public struct ScaledDotProductAttention: Operator {
         let qh = q.headStride, kh = k.headStride, vh = v.headStride
         let y = c.output, ldo = heads * dv, gemm = c.gemm, pool = c.pool, scratch = c.scratch
         let bq = Self.queryBlock, bk = Self.keyBlock
-        let qBlocks = (tq + bq - 1) / bq
+        // Query blocks share the rows evenly in whole 12-row units (whole 6-row micro-kernel
+        // tiles), at most bq rows each: 196 tokens run as 60+72+64 where 64-row blocks left a
+        // 4-row block that ran every key and value product for four rows; 256 as 60+60+72+64.
+        let unitsPerBlock = bq / GEMMTiles.rowUnit
+        let qBlocks = ((tq + GEMMTiles.rowUnit - 1) / GEMMTiles.rowUnit + unitsPerBlock - 1) / unitsPerBlock
+        // With one key block (up to 1024 keys: every model at its published resolution) the
+        // values' product writes the output directly instead of adding to a zeroed one.
+        let oneKeyBlock = tk <= bk
         let biasPtr = bias.map { UnsafePointer($0.pointer) }, keep = bias
         // With the packed backend, K and V of each head are packed once per pass into the
         // micro-kernels' panels (O(T·d) work against O(T²·d) products) and every block product
@@ -127,7 +135,8 @@ public struct ScaledDotProductAttention: Operator {
                 }
                 pool.parallelFor(n * heads * qBlocks) { t, worker in
                     let img = t / (heads * qBlocks), h = (t / qBlocks) % heads, qb = t % qBlocks
-                    let r0 = qb * bq, rows = min(bq, tq - r0)
+                    let r0 = GEMMTiles.rowStart(qb, of: qBlocks, rows: tq)
+                    let rows = GEMMTiles.rowStart(qb + 1, of: qBlocks, rows: tq) - r0
                     let s = scratch + worker * (bq * bk + 2 * bq)
                     let m = s + bq * bk, l = m + bq
                     let qp = qBase + img * tq * qRow + r0 * qRow + h * qh
@@ -136,7 +145,7 @@ public struct ScaledDotProductAttention: Operator {
                     for r in 0..<rows {
                         m[r] = -Float.infinity
                         l[r] = 0
-                        (out + r * ldo).update(repeating: 0, count: dv)
+                        if !oneKeyBlock { (out + r * ldo).update(repeating: 0, count: dv) }
                     }
                     var c0 = 0
                     while c0 < tk {
@@ -150,10 +159,11 @@ public struct ScaledDotProductAttention: Operator {
                         vb_attention_online_softmax(s, rows, cols, biasPtr.map { $0 + (h * tq + r0) * tk + c0 }, tk,
                                                     m, l, out, dv, ldo)
                         if packed {
-                            vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, 1)
+                            vb_gemm_packed_strided(s, cols, pv + c0 * 16, tk * 16, cols, dv, out, ldo, rows, oneKeyBlock ? 0 : 1)
                         } else {
                             gemm.sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, alpha: 1, a: s, lda: cols,
-                                       b: vBase + img * tk * vRow + c0 * vRow + h * vh, ldb: vRow, beta: 1, c: out, ldc: ldo)
+                                       b: vBase + img * tk * vRow + c0 * vRow + h * vh, ldb: vRow, beta: oneKeyBlock ? 0 : 1,
+                                       c: out, ldc: ldo)
                         }
                         c0 += cols
                     }

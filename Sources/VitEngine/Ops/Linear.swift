@@ -197,13 +197,12 @@ struct GEMMTiles {
     static let maxRowTile = 156
     let rows: Int, columns: Int
     let rowTiles: Int, columnBlock: Int, columnBlocks: Int
-    private let units: Int
     var count: Int { rowTiles * columnBlocks }
 
     init(rows: Int, columns n: Int, threads: Int) {
         self.rows = rows
         columns = n
-        units = max(1, (rows + GEMMTiles.rowUnit - 1) / GEMMTiles.rowUnit)
+        let units = max(1, (rows + GEMMTiles.rowUnit - 1) / GEMMTiles.rowUnit)
         rowTiles = min(units, max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile))
         let wanted = threads > 1 ? 4 * threads : 1
         let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
@@ -212,7 +211,15 @@ struct GEMMTiles {
     }
 
     /// First row of row tile i (of rowTiles; i == rowTiles gives rows).
-    private func rowStart(_ i: Int) -> Int { min(rows, GEMMTiles.rowUnit * (i * units / rowTiles)) }
+    private func rowStart(_ i: Int) -> Int { GEMMTiles.rowStart(i, of: rowTiles, rows: rows) }
+
+    /// First row of part i when `rows` are shared among `parts` in whole `rowUnit`s, the rows
+    /// over the last whole unit in the last part (i == parts gives rows). Every part is non-empty
+    /// when parts ≤ ceil(rows / rowUnit).
+    static func rowStart(_ i: Int, of parts: Int, rows: Int) -> Int {
+        let units = (rows + rowUnit - 1) / rowUnit
+        return min(rows, rowUnit * (i * units / max(parts, 1)))
+    }
 
     /// Task t: rows r0 ..< r0+m, columns c0 ..< c0+cols.
     subscript(_ t: Int) -> (r0: Int, m: Int, c0: Int, cols: Int) {
