@@ -23,8 +23,9 @@
     static void NAME(const float *a, size_t lda, const float *bp, size_t ps, size_t k, float *c,   \
                      size_t ldc, size_t m, size_t cols, int accumulate, const float *bias,         \
                      int relu, const float *res, size_t ldr, const float *next, size_t nnext) {    \
+        const int whole = cols == (size_t)(P * NR);                                                \
         v16 bias_v[P];                                                                             \
-        for (int p = 0; p < P; p++) bias_v[p] = bias && cols == (size_t)(P * NR) ? load16(bias + p * NR) : (v16){}; \
+        for (int p = 0; p < P; p++) bias_v[p] = bias && whole ? load16(bias + p * NR) : (v16){};   \
         for (size_t r0 = 0, t = 0; r0 < m; r0 += MR, t++) {                                        \
             const float *nx = t < nnext ? next + t * ps : NULL;                                    \
             v16 acc[MR][P];                                                                        \
@@ -43,7 +44,7 @@
             }                                                                                      \
             float *cr = c + r0 * ldc;                                                              \
             const float *rr = res ? res + r0 * ldr : NULL;                                         \
-            if (cols == (size_t)(P * NR)) {                                                        \
+            if (whole) {                                                                           \
                 for (int r = 0; r < MR; r++)                                                       \
                     for (int p = 0; p < P; p++) {                                                  \
                         v16u *dst = (v16u *)(cr + r * ldc + p * NR);                               \
