@@ -141,6 +141,17 @@ static void k_gemm_packed_strided(const float *a, size_t lda, const float *packe
     const size_t panels = (n + NR - 1) / NR;
     const int relu = act == VB_ACT_RELU, in_kernel = act == VB_ACT_NONE || relu;
     const float *res_in_kernel = in_kernel ? residual : NULL;
+    // The rows over the last full tile: 1 or 2 (a 7- or 8-row tail) run as 4 + 3 or 4 + 4 rows
+    // where there are 6-row tiles: a 1- or 2-row kernel keeps 2 or 4 accumulators and waits on
+    // FMA latency about as long as a 4-row one (LeViT's 49-token stages: 48 + 1). The same split
+    // serves every panel group.
+    size_t full = m / MR * MR, tail[2] = {m - full, 0};
+    if (MR == 6 && full >= MR && tail[0] >= 1 && tail[0] <= 2) {
+        full -= MR;
+        tail[0] = 4;
+        tail[1] = m - full - 4;
+    }
+    const size_t tiles = full / MR;
     for (size_t q = 0; q < panels;) {
         const gemm_kernel_fn *family;
         const size_t p = gemm_group(panels - q, &family);
@@ -154,16 +165,6 @@ static void k_gemm_packed_strided(const float *a, size_t lda, const float *packe
         // cache, where before only the group's first tile streamed them, bandwidth-bound.
         const size_t after = panels - q - p, nnext = after < p + 1 ? after : p + 1;
         const float *next = nnext ? packed + (q + p) * ps : NULL;
-        // The rows over the last full tile: 1 or 2 (a 7- or 8-row tail) run as 4 + 3 or 4 + 4
-        // rows where there are 6-row tiles: a 1- or 2-row kernel keeps 2 or 4 accumulators and
-        // waits on FMA latency about as long as a 4-row one (LeViT's 49-token stages: 48 + 1).
-        size_t full = m / MR * MR, tail[2] = {m - full, 0};
-        if (MR == 6 && full >= MR && tail[0] >= 1 && tail[0] <= 2) {
-            full -= MR;
-            tail[0] = 4;
-            tail[1] = m - full - 4;
-        }
-        const size_t tiles = full / MR;
         if (full)
             family[0](a, lda, bq, ps, k, c + c0, ldc, full, cols, acc, bias_q, relu, res_q, ldr, next, nnext);
         for (size_t i = 0, r = full; i < 2 && tail[i]; r += tail[i], i++) {

@@ -109,7 +109,7 @@ public struct ScaledDotProductAttention: Operator {
         // tiles), at most bq rows each: 196 tokens run as 60+72+64 where 64-row blocks left a
         // 4-row block that ran every key and value product for four rows; 256 as 60+60+72+64.
         let unitsPerBlock = bq / GEMMTiles.rowUnit
-        let qBlocks = ((tq + GEMMTiles.rowUnit - 1) / GEMMTiles.rowUnit + unitsPerBlock - 1) / unitsPerBlock
+        let qBlocks = (GEMMTiles.units(tq) + unitsPerBlock - 1) / unitsPerBlock
         // With one key block (up to 1024 keys: every model at its published resolution) the
         // values' product writes the output directly instead of adding to a zeroed one.
         let oneKeyBlock = tk <= bk

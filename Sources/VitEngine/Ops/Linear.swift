@@ -202,8 +202,7 @@ struct GEMMTiles {
     init(rows: Int, columns n: Int, threads: Int) {
         self.rows = rows
         columns = n
-        let units = max(1, (rows + GEMMTiles.rowUnit - 1) / GEMMTiles.rowUnit)
-        rowTiles = min(units, max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile))
+        rowTiles = min(max(1, GEMMTiles.units(rows)), max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile))
         let wanted = threads > 1 ? 4 * threads : 1
         let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
         columnBlock = max(32, n / max(blocks, 1) / 32 * 32)
@@ -217,9 +216,11 @@ struct GEMMTiles {
     /// over the last whole unit in the last part (i == parts gives rows). Every part is non-empty
     /// when parts ≤ ceil(rows / rowUnit).
     static func rowStart(_ i: Int, of parts: Int, rows: Int) -> Int {
-        let units = (rows + rowUnit - 1) / rowUnit
-        return min(rows, rowUnit * (i * units / max(parts, 1)))
+        min(rows, rowUnit * (i * units(rows) / max(parts, 1)))
     }
+
+    /// Whole or partial `rowUnit`s in `rows`.
+    static func units(_ rows: Int) -> Int { (rows + rowUnit - 1) / rowUnit }
 
     /// Task t: rows r0 ..< r0+m, columns c0 ..< c0+cols.
     subscript(_ t: Int) -> (r0: Int, m: Int, c0: Int, cols: Int) {
