@@ -203,11 +203,14 @@ struct GEMMTiles {
         self.rows = rows
         columns = n
         rowTiles = min(max(1, GEMMTiles.units(rows)), max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile))
-        let wanted = threads > 1 ? 4 * threads : 1
+        let wanted = GEMMTiles.tasksWanted(threads: threads)
         let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
-        columnBlock = max(32, n / max(blocks, 1) / 32 * 32)
+        columnBlock = blocks <= 1 ? max(n, 1) : max(32, n / blocks / 32 * 32)
         columnBlocks = max(1, (n + columnBlock - 1) / columnBlock)
     }
+
+    /// Tasks a product is split into at least, where its rows and columns allow.
+    static func tasksWanted(threads: Int) -> Int { threads > 1 ? 4 * threads : 1 }
 
     /// First row of row tile i (of rowTiles; i == rowTiles gives rows).
     private func rowStart(_ i: Int) -> Int { GEMMTiles.rowStart(i, of: rowTiles, rows: rows) }

@@ -21,6 +21,17 @@ public final class PackedWeights: @unchecked Sendable {
     public subscript(i: Int) -> Float { pointer[i] }
 }
 
+/// Memory a binding allocates once, at plan time, zeroed, and frees with its closure: a fused
+/// step's intermediate on a path that cannot use the plan's scratch.
+final class OwnedBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(count: Int) {
+        pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+    deinit { pointer.deallocate() }
+}
+
 /// A constant an operator computes on first use: its packed weights are needed only when the
 /// operator is bound into a plan, so building a model to count it (`vitbench list`, `info`,
 /// the memory estimate) transposes and packs nothing. Plans are bound on one thread; the lock

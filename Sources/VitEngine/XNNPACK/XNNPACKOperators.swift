@@ -67,9 +67,7 @@ extension LayerNormLinear: XNNPACKDelegable {
     /// The norm on the engine's kernel into a buffer this binding owns, then XNNPACK's product.
     func bindXNNPACK(_ c: StepContext, threads: XNNPACKThreads) throws -> (() -> Void)? {
         let k = linear.inFeatures, rows = product(c.outputShape) / linear.outFeatures
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * k, 1))
-        normed.initialize(repeating: 0, count: max(rows * k, 1))
-        let buffer = OwnedBuffer(normed)
+        let buffer = OwnedBuffer(count: rows * k), normed = buffer.pointer
         let product = try linear.bindXNNPACK(c, input: UnsafePointer(normed), threads: threads)
         let x = UnsafePointer(c.inputs[0]), pool = c.pool, norm = norm, eps = norm.eps
         let gamma = UnsafePointer(norm.gamma.pointer), beta = UnsafePointer(norm.beta.pointer)
@@ -84,11 +82,21 @@ extension LayerNormLinear: XNNPACKDelegable {
     }
 }
 
-/// Memory a binding allocates once, at plan time, and frees with its closure.
-private final class OwnedBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-    deinit { pointer.deallocate() }
+extension PointwiseMlp: XNNPACKDelegable {
+    /// XNNPACK's products one after the other, through a hidden tensor this binding owns.
+    func bindXNNPACK(_ c: StepContext, threads: XNNPACKThreads) throws -> (() -> Void)? {
+        let hiddenShape = hiddenShape(input: c.inputShapes[0]), hidden = OwnedBuffer(count: product(hiddenShape))
+        let first = StepContext(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: hidden.pointer,
+                                outputShape: hiddenShape, scratch: c.scratch, pool: c.pool, gemm: c.gemm, packsWeights: c.packsWeights)
+        let second = StepContext(inputs: [hidden.pointer] + c.inputs.dropFirst(), inputShapes: [hiddenShape] + c.inputShapes.dropFirst(),
+                                 output: c.output, outputShape: c.outputShape, scratch: c.scratch, pool: c.pool, gemm: c.gemm,
+                                 packsWeights: c.packsWeights)
+        guard let p1 = fc1 as? XNNPACKDelegable, let p2 = fc2 as? XNNPACKDelegable,
+              let run1 = try p1.bindXNNPACK(first, threads: threads), let run2 = try p2.bindXNNPACK(second, threads: threads) else {
+            return nil
+        }
+        return { withExtendedLifetime(hidden) { run1(); run2() } }
+    }
 }
 
 extension Pool2d: XNNPACKDelegable {

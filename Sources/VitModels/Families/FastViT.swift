@@ -329,11 +329,11 @@ public final class FastViT: ImageClassifier {
         }
 
         /// x + s·mlp(x): BN folded into the depthwise conv, GELU into fc1, the layer scale and the
-        /// residual into fc2.
+        /// residual into fc2, and fc1 → fc2 one step (`PointwiseMlp`).
         func forward(_ b: PlanBuilder, _ x: Value, layerScale: LayerScale2d?) throws -> Value {
             let c = try b.scope("conv") { try b.apply(conv.foldedOp(), [x]) }
-            let h = try b.scope("fc1") { try fc1.forward(b, c, activation: .gelu) }
-            return try b.scope("fc2") { try fc2.forward(b, h, residual: x, outputScale: layerScale?.values) }
+            let mlp = PointwiseMlp(fc1: fc1.op(activation: .gelu), fc2: fc2.op(residual: true, outputScale: layerScale?.values))
+            return try b.apply(mlp, [c, x])
         }
     }
 

@@ -140,14 +140,12 @@ public final class MetaFormerS12: ImageClassifier {
         func forward(_ b: PlanBuilder, _ x: Value) throws -> Value {
             let mixed = try b.scope("token_mixer") { try tokenMixer(b, x) }
             // x + s·fc2(gelu(fc1(bn(x)))): the BatchNorm folds exactly into fc1 (a 1x1 conv has no
-            // padding), the layer scale into fc2, and the residual into fc2's epilogue.
+            // padding), the layer scale into fc2, the residual into fc2's epilogue, and fc1 → fc2
+            // into one step (`PointwiseMlp`).
             let (scale, shift) = norm.params.scaleShift
-            let hidden = try b.scope("mlp") {
-                try b.scope("fc1") { try b.apply(fc1.foldingInputAffine(scale: scale, shift: shift).op(activation: .gelu), [mixed]) }
-            }
-            return try b.scope("mlp") {
-                try b.scope("fc2") { try fc2.forward(b, hidden, residual: mixed, outputScale: layerScale.data) }
-            }
+            let mlp = PointwiseMlp(fc1: fc1.foldingInputAffine(scale: scale, shift: shift).op(activation: .gelu),
+                                   fc2: fc2.op(residual: true, outputScale: layerScale.data))
+            return try b.scope("mlp") { try b.apply(mlp, [mixed, mixed]) }
         }
 
         private func tokenMixer(_ b: PlanBuilder, _ x: Value) throws -> Value {

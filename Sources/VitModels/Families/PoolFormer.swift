@@ -95,8 +95,8 @@ public final class PoolFormer: ImageClassifier {
             let mixed = try b.scope("token_mixer") { try b.apply(Binary(.sub), [pooled, n1], name: "sub") }
             let x1 = try b.scope("layer_scale1") { try b.apply(ScaledResidual(scale: layerScale1.data), [x, mixed]) }
             let n2 = try b.scope("norm2") { try norm2.forward(b, x1) }
-            let h = try b.scope("mlp") { try b.scope("fc1") { try fc1.forward(b, n2, activation: .gelu) } }
-            return try b.scope("mlp") { try b.scope("fc2") { try fc2.forward(b, h, residual: x1, outputScale: layerScale2.data) } }
+            let mlp = PointwiseMlp(fc1: fc1.op(activation: .gelu), fc2: fc2.op(residual: true, outputScale: layerScale2.data))
+            return try b.scope("mlp") { try b.apply(mlp, [n2, x1]) }
         }
     }
 }

@@ -1,0 +1,129 @@
+import CKernels
+
+/// A product applied to each row of channels on its own: `Linear` on tokens, a 1x1 `Conv2d` on
+/// NHWC pixels. What `PointwiseMlp` chains.
+protocol RowProduct: Operator {
+    var inFeatures: Int { get }
+    var outFeatures: Int { get }
+    var activation: Activation { get }
+    var addsResidual: Bool { get }
+    var rowGEMM: RowTiledGEMM { get }
+}
+
+extension Linear: RowProduct {
+    var rowGEMM: RowTiledGEMM { tiled }
+}
+
+extension Conv2d: RowProduct {
+    var inFeatures: Int { inChannels }
+    var outFeatures: Int { outChannels }
+    var rowGEMM: RowTiledGEMM {
+        precondition(path == .pointwise, "only a 1x1 conv is a product on each pixel's channels")
+        return RowTiledGEMM(k: inChannels, n: outChannels, weight: packed, bias: packedBias, activation: activation)
+    }
+}
+
+/// An MLP on each row of channels — fc1, its activation, fc2, then an optional residual input —
+/// as one step: timm's `Mlp` on tokens and `ConvMlp`'s 1x1 convs on NHWC pixels. Each worker
+/// runs fc1 on a tile of rows into its own scratch and fc2 on that tile while it is still in
+/// L2, so the hidden activations (the MLP ratio times the input: the largest tensors of a
+/// high-resolution stage) never go through the arena. As two steps, FastViT-T8's stage-0 MLP
+/// wrote and read back a 64×64×144 hidden tensor per image: 2.4 MB at batch 1, which stays in L3,
+/// but 19 MB at batch 8, which does not, and its time per image rose 23% from batch 1 to 8.
+///
+/// When the rows are too few for every worker to get several row tiles (LeViT's and DeiT's
+/// token counts on two threads), the products run one after the other through a full hidden
+/// tensor in scratch, each split into column blocks as well (`GEMMTiles`), as two steps would.
+public struct PointwiseMlp: Operator {
+    let fc1: any RowProduct
+    let fc2: any RowProduct
+
+    /// timm `ConvMlp`/`Mlp` with 1x1 convs: `fc1` (its activation fused) then `fc2` (a layer
+    /// scale folded in, the residual fused).
+    public init(fc1: Conv2d, fc2: Conv2d) {
+        precondition(fc1.path == .pointwise && fc2.path == .pointwise, "PointwiseMlp: fc1 and fc2 must be 1x1 convs")
+        self.init(checking: fc1, fc2)
+    }
+
+    /// timm `Mlp` on tokens.
+    public init(fc1: Linear, fc2: Linear) { self.init(checking: fc1, fc2) }
+
+    private init(checking fc1: any RowProduct, _ fc2: any RowProduct) {
+        precondition(!fc1.addsResidual, "PointwiseMlp: only fc2 adds the residual")
+        precondition(fc1.outFeatures == fc2.inFeatures,
+                     "PointwiseMlp: fc1 gives \(fc1.outFeatures) features, fc2 takes \(fc2.inFeatures)")
+        self.fc1 = fc1
+        self.fc2 = fc2
+    }
+
+    public var kind: String { "mlp" }
+    public var parameterCount: Int { fc1.parameterCount + fc2.parameterCount }
+    var hiddenFeatures: Int { fc1.outFeatures }
+
+    public func outputShape(for inputs: [[Int]]) throws -> [Int] {
+        guard inputs.count == (fc2.addsResidual ? 2 : 1) else {
+            throw ShapeError("expects \(fc2.addsResidual ? 2 : 1) inputs, got \(inputs.count)")
+        }
+        let hidden = try fc1.outputShape(for: [inputs[0]])
+        return try fc2.outputShape(for: [hidden] + inputs.dropFirst())
+    }
+
+    func hiddenShape(input: [Int]) -> [Int] { Array(input.dropLast()) + [hiddenFeatures] }
+
+    public func macs(inputs: [[Int]], output: [Int]) -> Int {
+        let hidden = hiddenShape(input: inputs[0])
+        return fc1.macs(inputs: [inputs[0]], output: hidden) + fc2.macs(inputs: [hidden], output: output)
+    }
+
+    /// Whether each row tile runs both products (else: fc1 over all rows, then fc2): when there
+    /// are as many row tiles as `GEMMTiles` wants tasks.
+    static func fusesRowTiles(rows: Int, threads: Int) -> Bool {
+        GEMMTiles(rows: rows, columns: 1, threads: threads).rowTiles >= GEMMTiles.tasksWanted(threads: threads)
+    }
+
+    public func scratchFloats(inputs: [[Int]], output: [Int], threads: Int) -> Int {
+        let rows = product(output) / fc2.outFeatures
+        return PointwiseMlp.fusesRowTiles(rows: rows, threads: threads)
+            ? threads * GEMMTiles.maxRowTile * hiddenFeatures : rows * hiddenFeatures
+    }
+
+    public func bindOptimized(_ c: StepContext) -> () -> Void {
+        let k = fc1.inFeatures, h = hiddenFeatures, n = fc2.outFeatures, rows = product(c.outputShape) / n
+        let x = UnsafePointer(c.inputs[0]), y = c.output, scratch = c.scratch, pool = c.pool, blas = c.gemm
+        let residual: UnsafePointer<Float>? = fc2.addsResidual ? UnsafePointer(c.inputs[1]) : nil
+        let g1 = fc1.rowGEMM, g2 = fc2.rowGEMM
+        guard PointwiseMlp.fusesRowTiles(rows: rows, threads: pool.threadCount) else {
+            let first = g1.bind(x: x, y: scratch, rows: rows, residual: nil, pool: pool, gemm: blas, packsWeights: c.packsWeights)
+            let second = g2.bind(x: UnsafePointer(scratch), y: y, rows: rows, residual: residual, pool: pool, gemm: blas,
+                                 packsWeights: c.packsWeights)
+            return { first(); second() }
+        }
+        let rowTiles = GEMMTiles(rows: rows, columns: h, threads: 1).rowTiles, tile = GEMMTiles.maxRowTile
+        let packed = c.packsWeights ? (PackedMatrix(g1.weight.pointer, k: k, n: h), PackedMatrix(g2.weight.pointer, k: h, n: n)) : nil
+        let w1 = UnsafePointer(g1.weight.pointer), w2 = UnsafePointer(g2.weight.pointer)
+        let b1 = g1.bias.map { UnsafePointer($0.pointer) }, b2 = g2.bias.map { UnsafePointer($0.pointer) }
+        let act1 = g1.activation.c, act2 = g2.activation.c
+        let keep = (g1, g2, packed)
+        return {
+            withExtendedLifetime(keep) {
+                pool.parallelFor(rowTiles) { t, worker in
+                    let r0 = GEMMTiles.rowStart(t, of: rowTiles, rows: rows), m = GEMMTiles.rowStart(t + 1, of: rowTiles, rows: rows) - r0
+                    let hidden = scratch + worker * tile * h, xt = x + r0 * k, yt = y + r0 * n
+                    let rt = residual.map { $0 + r0 * n }
+                    if let (p1, p2) = packed {
+                        p1.multiply(xt, lda: k, rows: m, columns: 0, h, into: hidden, ldc: h, bias: b1, activation: act1)
+                        p2.multiply(hidden, lda: h, rows: m, columns: 0, n, into: yt, ldc: n, bias: b2, activation: act2,
+                                    residual: rt)
+                    } else {
+                        blas.sgemm(transA: false, transB: false, m: m, n: h, k: k, alpha: 1, a: xt, lda: k, b: w1, ldb: h,
+                                   beta: 0, c: hidden, ldc: h)
+                        if b1 != nil || act1 != VB_ACT_NONE { vb_bias_act_residual(hidden, m, h, h, b1, act1, nil, h) }
+                        blas.sgemm(transA: false, transB: false, m: m, n: n, k: h, alpha: 1, a: hidden, lda: h, b: w2, ldb: n,
+                                   beta: 0, c: yt, ldc: n)
+                        if b2 != nil || act2 != VB_ACT_NONE || rt != nil { vb_bias_act_residual(yt, m, n, n, b2, act2, rt, n) }
+                    }
+                }
+            }
+        }
+    }
+}
