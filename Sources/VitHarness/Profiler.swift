@@ -19,6 +19,9 @@ public struct LayerProfile {
         public let macs: Int
         public let bytes: Int
         public let medianSeconds: Double
+        /// Images the step ran on one at a time in a pass (1: the whole batch at once); its time
+        /// is the sum over them.
+        public var images: Int = 1
         public var gflops: Double { medianSeconds > 0 ? 2 * Double(macs) / medianSeconds * 1e-9 : 0 }
         /// FLOPs per byte moved (inputs + output + weights once).
         public var arithmeticIntensity: Double { bytes > 0 ? 2 * Double(macs) / Double(bytes) : 0 }
@@ -46,8 +49,9 @@ public struct LayerProfile {
     public let unprofiledSeconds: Double
     /// Profiled ÷ unprofiled time of each alternated pair.
     public let overheadRatios: SampleStatistics
-    /// Start offsets and durations of the steps of one traced pass.
-    public let tracePass: [(start: Double, duration: Double)]
+    /// Every run of a step in one traced pass, in order: its step's index, start offset and
+    /// duration (a step that runs image by image has one per image).
+    public let tracePass: [(step: Int, start: Double, duration: Double)]
     /// Every task of the traced pass, per worker (empty for a one-thread pool's inline steps).
     public let traceTasks: [TraceTask]
     public let threads: Int
@@ -77,12 +81,11 @@ public struct LayerProfile {
             let t0 = now()
             plan.run()
             let plain = Double(now() - t0) * 1e-9
-            var total = 0.0
-            plan.run { i, ns in
-                let s = Double(ns) * 1e-9
-                times[i].append(s)
-                total += s
-            }
+            // A step that runs image by image reports once per image: its time is the sum.
+            var pass = [Double](repeating: 0, count: n)
+            plan.run { i, ns in pass[i] += Double(ns) * 1e-9 }
+            for i in 0..<n { times[i].append(pass[i]) }
+            let total = pass.reduce(0, +)
             unprofiled.append(plain)
             passTotals.append(total)
             ratios.append(plain > 0 ? total / plain : 1)
@@ -90,11 +93,12 @@ public struct LayerProfile {
         // The traced pass: step intervals on the caller, task intervals on every worker.
         let log = TaskLog(workers: plan.pool.threadCount)
         plan.pool.taskLog = log
-        var stepIntervals = [(start: UInt64, end: UInt64)](repeating: (0, 0), count: n)
+        // Every run of a step, in order: a step that runs image by image has one per image.
+        var stepIntervals: [(step: Int, start: UInt64, end: UInt64)] = []
         let passStart = now()
         plan.run { i, ns in
             let end = now()
-            stepIntervals[i] = (end - min(ns, end), end)
+            stepIntervals.append((i, end - min(ns, end), end))
         }
         plan.pool.taskLog = nil
         func seconds(_ t: UInt64) -> Double { Double(Int64(bitPattern: t &- passStart)) * 1e-9 }
@@ -102,21 +106,22 @@ public struct LayerProfile {
         for (w, worker) in log.workers.enumerated() {
             for iv in worker.intervals {
                 // The step whose interval holds the task's start (steps run one after another).
-                var lo = 0, hi = n - 1
+                var lo = 0, hi = stepIntervals.count - 1
                 while lo < hi {
                     let mid = (lo + hi + 1) / 2
                     if stepIntervals[mid].start <= iv.start { lo = mid } else { hi = mid - 1 }
                 }
-                tasks.append(TraceTask(worker: w, step: lo, start: seconds(iv.start), duration: Double(iv.end - iv.start) * 1e-9))
+                tasks.append(TraceTask(worker: w, step: stepIntervals.isEmpty ? 0 : stepIntervals[lo].step, start: seconds(iv.start),
+                                       duration: Double(iv.end - iv.start) * 1e-9))
             }
         }
         let steps = plan.steps.enumerated().map { i, st in
             Step(name: st.name, kind: st.kind, outputShape: st.outputShape, macs: st.macs, bytes: st.bytesMoved,
-                 medianSeconds: times[i].isEmpty ? 0 : SampleStatistics(times[i]).median)
+                 medianSeconds: times[i].isEmpty ? 0 : SampleStatistics(times[i]).median, images: st.images)
         }
         return LayerProfile(steps: steps, profiledSeconds: SampleStatistics(passTotals).median,
                             unprofiledSeconds: SampleStatistics(unprofiled).median, overheadRatios: SampleStatistics(ratios),
-                            tracePass: stepIntervals.map { (seconds($0.start), Double($0.end - $0.start) * 1e-9) },
+                            tracePass: stepIntervals.map { ($0.step, seconds($0.start), Double($0.end - $0.start) * 1e-9) },
                             traceTasks: tasks, threads: plan.pool.threadCount)
     }
 
@@ -171,6 +176,12 @@ public struct LayerProfile {
         out += "Whole passes (medians): profiled \(ms(profiledSeconds)) ms, unprofiled \(ms(unprofiledSeconds)) ms; "
         out += "profiler overhead \(signedPct(overhead)) (95% CI \(signedPct(overheadInterval.low)) … \(signedPct(overheadInterval.high)), "
         out += "\(overheadRatios.count) alternated pairs).\n"
+        let byImage = steps.filter { $0.images > 1 }
+        if let images = byImage.first?.images {
+            out += "\(byImage.count) of the \(steps.count) steps ran image by image (their tensors are large per image: the batch "
+            out += "goes through them one image at a time, each image's activations staying in cache); each one's time is the "
+            out += "sum over its \(images) images.\n"
+        }
         if abs(passDisagreement) > 0.1 {
             out += "\n**Warning:** the steps' total is \(signedPct(passDisagreement)) off the median profiled pass: passes varied "
             out += "widely (a busy or throttled machine); treat the split with care, or profile again with more `--passes`.\n"
@@ -222,8 +233,8 @@ public struct LayerProfile {
                 + String(format: "\"ts\":%.3f,\"dur\":%.3f,", start * 1e6, duration * 1e6)
                 + "\"args\":{\"op\":\(JSON.string(s.kind)),\"output\":\(JSON.string(s.outputShape.map(String.init).joined(separator: "x"))),\"macs\":\(s.macs)}}"
         }
-        for (i, s) in steps.enumerated() where i < tracePass.count {
-            events.append(event(s, tid: 1, start: tracePass[i].start, duration: tracePass[i].duration))
+        for run in tracePass where run.step < steps.count {
+            events.append(event(steps[run.step], tid: 1, start: run.start, duration: run.duration))
         }
         for t in traceTasks where t.step < steps.count {
             events.append(event(steps[t.step], tid: t.worker + 2, start: t.start, duration: t.duration))

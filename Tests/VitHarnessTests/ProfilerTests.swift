@@ -41,6 +41,25 @@ final class ProfilerTests: XCTestCase {
         XCTAssertEqual(Set(events.filter { $0["ph"] as? String == "X" }.compactMap { $0["tid"] as? Int }), [1, 2])
     }
 
+    /// In a batch, stage 0's steps run image by image: each step is still one row with its time
+    /// summed over the images, and the trace's steps track has one event per image.
+    func testStepsThatRunImageByImageAreOneRowEach() throws {
+        let model = try ModelZoo.named("metaformer_s12:pooling").random()
+        let plan = try model.plan(batch: 2, height: 256, width: 256, pool: ThreadPool(threads: 1))
+        let images = plan.steps.map(\.images)
+        XCTAssertTrue(images.contains(2) && images.contains(1), "\(images)")
+        let p = LayerProfile.measure(plan, passes: 2, warmup: 1, protocol: .quick)
+        XCTAssertEqual(p.steps.map(\.name), plan.steps.map(\.name))
+        XCTAssertTrue(p.steps.allSatisfy { $0.medianSeconds > 0 })
+        XCTAssertEqual(p.tracePass.count, images.reduce(0, +))
+        let traced = p.tracePass.map(\.step)
+        XCTAssertEqual(plan.steps.indices.map { i in traced.filter { $0 == i }.count }, images)
+        XCTAssertNotEqual(traced, traced.sorted(), "images interleave: step 1 on image 0 runs before step 0 on image 1")
+        let trace = try JSONSerialization.jsonObject(with: Data(p.chromeTrace(process: "t").utf8)) as? [String: Any]
+        let events = try XCTUnwrap(trace?["traceEvents"] as? [[String: Any]])
+        XCTAssertEqual(events.filter { $0["ph"] as? String == "X" && $0["tid"] as? Int == 1 }.count, images.reduce(0, +))
+    }
+
     /// Overhead comes with a confidence interval around its median, from alternated pairs.
     func testOverheadHasAnIntervalAndTracesShowEveryWorker() throws {
         let model = try ModelZoo.named("deit_tiny_patch16_224").random()

@@ -12,7 +12,14 @@ public final class Plan {
         public let outputShape: [Int]
         public let macs: Int
         public let parameterCount: Int
-        public let run: () -> Void
+        /// The bound step: one closure for the whole batch, or one per image for a step that runs
+        /// image by image (`PlanBuilder.runsImageByImage`).
+        let runs: [() -> Void]
+        /// Images this step is run on one at a time (1: the whole batch at once).
+        public var images: Int { runs.count }
+
+        /// The step alone, every image.
+        public func run() { for r in runs { r() } }
 
         /// Bytes read and written, assuming each input, the output and the weights move once.
         public var bytesMoved: Int {
@@ -39,9 +46,29 @@ public final class Plan {
         scratch = Plan.allocate(max(scratchFloats, 16))
     }
 
+    /// The order of execution: single steps over the whole batch, and runs of consecutive steps
+    /// that go image by image (each image through every step of the run before the next image).
+    private enum Segment {
+        case step(Int)
+        case imageByImage(steps: Range<Int>, images: Int)
+    }
+    private var schedule: [Segment] = []
+
     func finish(steps: [Step], inputs: [(UnsafeMutablePointer<Float>, [Int])],
                 outputs: [(UnsafeMutablePointer<Float>, [Int])], backend: Backend, pool: ThreadPool) {
         self.steps = steps
+        schedule = []
+        var i = 0
+        while i < steps.count {
+            var end = i + 1
+            if steps[i].images > 1 {
+                while end < steps.count && steps[end].images == steps[i].images { end += 1 }
+                schedule.append(.imageByImage(steps: i..<end, images: steps[i].images))
+            } else {
+                schedule.append(.step(i))
+            }
+            i = end
+        }
         self.inputs = inputs
         self.outputs = outputs
         self.backendName = backend.name
@@ -84,15 +111,36 @@ public final class Plan {
 
     /// One forward pass.
     public func run() {
-        for step in steps { step.run() }
+        for segment in schedule {
+            switch segment {
+            case .step(let s):
+                steps[s].runs[0]()
+            case .imageByImage(let range, let images):
+                for image in 0..<images {
+                    for s in range { steps[s].runs[image]() }
+                }
+            }
+        }
     }
 
-    /// One forward pass that reports each step's wall time in nanoseconds.
+    /// One forward pass that reports each step's wall time in nanoseconds, in the order the
+    /// steps run: once per step, or once per image for a step that runs image by image
+    /// (`Step.images`), so a step's time in the pass is the sum of its reports.
     public func run(timing: (Int, UInt64) -> Void) {
-        for (i, step) in steps.enumerated() {
+        func timed(_ s: Int, _ image: Int) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            step.run()
-            timing(i, DispatchTime.now().uptimeNanoseconds - t0)
+            steps[s].runs[image]()
+            timing(s, DispatchTime.now().uptimeNanoseconds - t0)
+        }
+        for segment in schedule {
+            switch segment {
+            case .step(let s):
+                timed(s, 0)
+            case .imageByImage(let range, let images):
+                for image in 0..<images {
+                    for s in range { timed(s, image) }
+                }
+            }
         }
     }
 }
