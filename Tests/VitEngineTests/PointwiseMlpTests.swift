@@ -28,6 +28,36 @@ final class PointwiseMlpTests: XCTestCase {
                                   fc2: Linear(weight: randomTensor([40, 56], &rng, scale: 0.2), bias: nil, activation: .relu,
                                               addsResidual: true))
         try assertMatchesReference(tokens, [randomTensor([3, 197, 40], &rng), randomTensor([3, 197, 40], &rng)])
+        // A pre-norm transformer's norm2 → fc1 → GELU → fc2 + residual: 197 tokens (3 threads: the
+        // norm and fc1 as LayerNormLinear, then fc2) and 4 × 300 (3 threads: fused row tiles).
+        for shape in [[1, 197, 24], [4, 300, 24]] {
+            let op = prenormMlp(dim: 24, hidden: 64, rng: &rng)
+            try assertMatchesReference(op, [randomTensor(shape, &rng, scale: 2), randomTensor(shape, &rng)])
+        }
+    }
+
+    private func prenormMlp(dim: Int, hidden: Int, rng: inout SplitMix64) -> PointwiseMlp {
+        PointwiseMlp(norm: LayerNorm(gamma: randomTensor([dim], &rng).data, beta: randomTensor([dim], &rng).data, eps: 1e-6),
+                     fc1: Linear(weight: randomTensor([hidden, dim], &rng, scale: 0.2), bias: randomTensor([hidden], &rng), activation: .gelu),
+                     fc2: Linear(weight: randomTensor([dim, hidden], &rng, scale: 0.2), bias: randomTensor([dim], &rng), addsResidual: true))
+    }
+
+    /// With a norm, the step computes what LayerNormLinear (norm2 → fc1) then fc2 compute.
+    func testPrenormEqualsLayerNormLinearThenLinear() throws {
+        var rng = makeRNG()
+        for (shape, threads) in [([8, 197, 24], 2), ([1, 197, 24], 2), ([1, 197, 24], 1)] {
+            let op = prenormMlp(dim: 24, hidden: 96, rng: &rng)
+            let x = randomTensor(shape, &rng, scale: 2)
+            let b = PlanBuilder(backend: .packed, pool: ThreadPool(threads: threads))
+            let input = b.input(x.shape)
+            let hidden = try b.apply(LayerNormLinear(norm: op.norm!, linear: op.fc1 as! Linear), [input])
+            let out = try b.apply(op.fc2, [hidden, input])
+            let plan = try b.build(outputs: [out])
+            try plan.setInput(x)
+            plan.run()
+            let fused = try runOperator(op, [x, x], backend: .packed, threads: threads)
+            XCTAssertLessThanOrEqual(fused.relativeError(to: plan.output()), 1e-6, "\(shape), \(threads) threads")
+        }
     }
 
     /// Which path runs: row tiles through both products only when every worker gets several.

@@ -71,14 +71,15 @@ extension LayerNormLinear: ONNXExportable {
 }
 
 extension PointwiseMlp: ONNXExportable {
-    /// fc1 and fc2 each as they export alone (a 1x1 Conv or a MatMul), named `<module>.fc1` and
-    /// `<module>.fc2` as in timm, so a runtime sees the graph torch would write.
+    /// The norm, then fc1 and fc2 each as they export alone (a 1x1 Conv or a MatMul), named
+    /// `<module>.fc1` and `<module>.fc2` as in timm, so a runtime sees the graph torch would write.
     func exportONNX(_ g: inout ONNXGraph, _ s: ONNXStep) throws {
         guard let first = fc1 as? ONNXExportable, let second = fc2 as? ONNXExportable else {
             throw ONNXExportError(message: "\(s.module): no ONNX export for an MLP of \(fc1.kind) and \(fc2.kind)")
         }
         let hiddenShape = hiddenShape(input: s.inputShapes[0]), hidden = g.fresh("\(s.module).fc1")
-        try first.exportONNX(&g, ONNXStep(module: "\(s.module).fc1", inputs: [s.inputs[0]], inputShapes: [s.inputShapes[0]],
+        let x = norm.map { $0.layerNormalization(&g, s.inputs[0], module: s.module + ".norm") } ?? s.inputs[0]
+        try first.exportONNX(&g, ONNXStep(module: "\(s.module).fc1", inputs: [x], inputShapes: [s.inputShapes[0]],
                                           output: hidden, outputShape: hiddenShape))
         try second.exportONNX(&g, ONNXStep(module: "\(s.module).fc2", inputs: [hidden] + s.inputs.dropFirst(),
                                            inputShapes: [hiddenShape] + s.inputShapes.dropFirst(), output: s.output,

@@ -23,11 +23,13 @@ extension Conv2d: RowProduct {
     }
 }
 
-/// An MLP on each row of channels — fc1, its activation, fc2, then an optional residual input —
-/// as one step: timm's `Mlp` on tokens and `ConvMlp`'s 1x1 convs on NHWC pixels. Each worker
-/// runs fc1 on a tile of rows into its own scratch and fc2 on that tile while it is still in
-/// L2, so the hidden activations (the MLP ratio times the input: the largest tensors of a
-/// high-resolution stage) never go through the arena. As two steps, FastViT-T8's stage-0 MLP
+/// An MLP on each row of channels — an optional LayerNorm, fc1, its activation, fc2, then an
+/// optional residual input — as one step: timm's `Mlp` on tokens (with the pre-norm
+/// transformer's `norm2` before it) and `ConvMlp`'s 1x1 convs on NHWC pixels. Each worker
+/// normalises a tile of rows and runs fc1 on it into its own scratch, and fc2 on that tile while
+/// it is still in L2, so the hidden activations (the MLP ratio times the input: the largest
+/// tensors of a high-resolution stage, or of a transformer at batch 8) never go through the
+/// arena. As two steps, FastViT-T8's stage-0 MLP
 /// wrote and read back a 64×64×144 hidden tensor per image: 2.4 MB at batch 1, which stays in L3,
 /// but 19 MB at batch 8, which does not, and its time per image rose 23% from batch 1 to 8.
 ///
@@ -35,6 +37,8 @@ extension Conv2d: RowProduct {
 /// token counts on two threads), the products run one after the other through a full hidden
 /// tensor in scratch, each split into column blocks as well (`GEMMTiles`), as two steps would.
 public struct PointwiseMlp: Operator {
+    /// A LayerNorm over each row before fc1 (pre-norm transformers), or nil.
+    public let norm: LayerNorm?
     let fc1: any RowProduct
     let fc2: any RowProduct
 
@@ -42,22 +46,25 @@ public struct PointwiseMlp: Operator {
     /// scale folded in, the residual fused).
     public init(fc1: Conv2d, fc2: Conv2d) {
         precondition(fc1.path == .pointwise && fc2.path == .pointwise, "PointwiseMlp: fc1 and fc2 must be 1x1 convs")
-        self.init(checking: fc1, fc2)
+        self.init(checking: nil, fc1, fc2)
     }
 
-    /// timm `Mlp` on tokens.
-    public init(fc1: Linear, fc2: Linear) { self.init(checking: fc1, fc2) }
+    /// timm `Mlp` on tokens, after `norm` where given (a pre-norm transformer's `norm2`).
+    public init(norm: LayerNorm? = nil, fc1: Linear, fc2: Linear) { self.init(checking: norm, fc1, fc2) }
 
-    private init(checking fc1: any RowProduct, _ fc2: any RowProduct) {
+    private init(checking norm: LayerNorm?, _ fc1: any RowProduct, _ fc2: any RowProduct) {
         precondition(!fc1.addsResidual, "PointwiseMlp: only fc2 adds the residual")
         precondition(fc1.outFeatures == fc2.inFeatures,
                      "PointwiseMlp: fc1 gives \(fc1.outFeatures) features, fc2 takes \(fc2.inFeatures)")
+        precondition(norm == nil || norm!.gamma.count == fc1.inFeatures,
+                     "PointwiseMlp: a norm over \(norm?.gamma.count ?? 0) features before an fc1 of \(fc1.inFeatures)")
+        self.norm = norm
         self.fc1 = fc1
         self.fc2 = fc2
     }
 
     public var kind: String { "mlp" }
-    public var parameterCount: Int { fc1.parameterCount + fc2.parameterCount }
+    public var parameterCount: Int { (norm?.parameterCount ?? 0) + fc1.parameterCount + fc2.parameterCount }
     var hiddenFeatures: Int { fc1.outFeatures }
 
     public func outputShape(for inputs: [[Int]]) throws -> [Int] {
@@ -81,10 +88,12 @@ public struct PointwiseMlp: Operator {
         GEMMTiles(rows: rows, columns: 1, threads: threads).rowTiles >= GEMMTiles.tasksWanted(threads: threads)
     }
 
+    /// Fused: per worker, a hidden tile (then a normalised tile); else the whole hidden tensor
+    /// (then `LayerNormLinear`'s scratch).
     public func scratchFloats(inputs: [[Int]], output: [Int], threads: Int) -> Int {
-        let rows = product(output) / fc2.outFeatures
+        let rows = product(output) / fc2.outFeatures, normed = norm == nil ? 0 : threads * GEMMTiles.maxRowTile * fc1.inFeatures
         return PointwiseMlp.fusesRowTiles(rows: rows, threads: threads)
-            ? threads * GEMMTiles.maxRowTile * hiddenFeatures : rows * hiddenFeatures
+            ? threads * GEMMTiles.maxRowTile * hiddenFeatures + normed : rows * hiddenFeatures + normed
     }
 
     public func bindOptimized(_ c: StepContext) -> () -> Void {
@@ -93,7 +102,15 @@ public struct PointwiseMlp: Operator {
         let residual: UnsafePointer<Float>? = fc2.addsResidual ? UnsafePointer(c.inputs[1]) : nil
         let g1 = fc1.rowGEMM, g2 = fc2.rowGEMM
         guard PointwiseMlp.fusesRowTiles(rows: rows, threads: pool.threadCount) else {
-            let first = g1.bind(x: x, y: scratch, rows: rows, residual: nil, pool: pool, gemm: blas, packsWeights: c.packsWeights)
+            let first: () -> Void
+            if let norm, let linear = fc1 as? Linear {
+                first = LayerNormLinear(norm: norm, linear: linear).bindOptimized(
+                    StepContext(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: scratch,
+                                outputShape: hiddenShape(input: c.inputShapes[0]), scratch: scratch + rows * h, pool: pool,
+                                gemm: blas, packsWeights: c.packsWeights))
+            } else {
+                first = g1.bind(x: x, y: scratch, rows: rows, residual: nil, pool: pool, gemm: blas, packsWeights: c.packsWeights)
+            }
             let second = g2.bind(x: UnsafePointer(scratch), y: y, rows: rows, residual: residual, pool: pool, gemm: blas,
                                  packsWeights: c.packsWeights)
             return { first(); second() }
@@ -103,12 +120,20 @@ public struct PointwiseMlp: Operator {
         let w1 = UnsafePointer(g1.weight.pointer), w2 = UnsafePointer(g2.weight.pointer)
         let b1 = g1.bias.map { UnsafePointer($0.pointer) }, b2 = g2.bias.map { UnsafePointer($0.pointer) }
         let act1 = g1.activation.c, act2 = g2.activation.c
-        let keep = (g1, g2, packed)
+        let gamma = norm.map { UnsafePointer($0.gamma.pointer) }, beta = norm.map { UnsafePointer($0.beta.pointer) }
+        let eps = norm?.eps ?? 0, perWorker = tile * (h + (norm == nil ? 0 : k))
+        let keep = (g1, g2, packed, norm)
         return {
             withExtendedLifetime(keep) {
                 pool.parallelFor(rowTiles) { t, worker in
                     let r0 = GEMMTiles.rowStart(t, of: rowTiles, rows: rows), m = GEMMTiles.rowStart(t + 1, of: rowTiles, rows: rows) - r0
-                    let hidden = scratch + worker * tile * h, xt = x + r0 * k, yt = y + r0 * n
+                    let hidden = scratch + worker * perWorker, yt = y + r0 * n
+                    var xt = x + r0 * k
+                    if let gamma, let beta {
+                        let normed = hidden + tile * h
+                        vb_layernorm(xt, normed, k, 0, m, gamma, beta, eps)
+                        xt = UnsafePointer(normed)
+                    }
                     let rt = residual.map { $0 + r0 * n }
                     if let (p1, p2) = packed {
                         p1.multiply(xt, lda: k, rows: m, columns: 0, h, into: hidden, ldc: h, bias: b1, activation: act1)

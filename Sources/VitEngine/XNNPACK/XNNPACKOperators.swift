@@ -83,10 +83,17 @@ extension LayerNormLinear: XNNPACKDelegable {
 }
 
 extension PointwiseMlp: XNNPACKDelegable {
-    /// XNNPACK's products one after the other, through a hidden tensor this binding owns.
+    /// XNNPACK's products one after the other, through a hidden tensor this binding owns; the
+    /// norm (which XNNPACK lacks) on the engine's kernel into a buffer before them.
     func bindXNNPACK(_ c: StepContext, threads: XNNPACKThreads) throws -> (() -> Void)? {
         let hiddenShape = hiddenShape(input: c.inputShapes[0]), hidden = OwnedBuffer(count: product(hiddenShape))
-        let first = StepContext(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: hidden.pointer,
+        let normed = norm.map { _ in OwnedBuffer(count: product(c.inputShapes[0])) }
+        let normalise = norm.map {
+            $0.bindOptimized(StepContext(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: normed!.pointer,
+                                         outputShape: c.inputShapes[0], scratch: c.scratch, pool: c.pool, gemm: c.gemm,
+                                         packsWeights: c.packsWeights))
+        }
+        let first = StepContext(inputs: [normed?.pointer ?? c.inputs[0]], inputShapes: [c.inputShapes[0]], output: hidden.pointer,
                                 outputShape: hiddenShape, scratch: c.scratch, pool: c.pool, gemm: c.gemm, packsWeights: c.packsWeights)
         let second = StepContext(inputs: [hidden.pointer] + c.inputs.dropFirst(), inputShapes: [hiddenShape] + c.inputShapes.dropFirst(),
                                  output: c.output, outputShape: c.outputShape, scratch: c.scratch, pool: c.pool, gemm: c.gemm,
@@ -95,7 +102,13 @@ extension PointwiseMlp: XNNPACKDelegable {
               let run1 = try p1.bindXNNPACK(first, threads: threads), let run2 = try p2.bindXNNPACK(second, threads: threads) else {
             return nil
         }
-        return { withExtendedLifetime(hidden) { run1(); run2() } }
+        return {
+            withExtendedLifetime((hidden, normed)) {
+                normalise?()
+                run1()
+                run2()
+            }
+        }
     }
 }
 

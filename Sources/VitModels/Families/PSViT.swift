@@ -343,10 +343,7 @@ public final class PSViT: ImageClassifier {
                 }
                 return (try b.scope("proj") { try proj.forward(b, o, residual: x) }, kept)
             }
-            let y = try b.scope("mlp") {
-                let h = try b.scope("fc1") { try b.apply(LayerNormLinear.fusing(norm2, fc1, activation: .gelu), [attended]) }
-                return try b.scope("fc2") { try fc2.forward(b, h, residual: attended) }
-            }
+            let y = try b.scope("mlp") { try b.apply(PointwiseMlp.fusing(norm2, fc1, fc2, activation: .gelu), [attended, attended]) }
             return (y, map)
         }
     }

@@ -65,3 +65,13 @@ extension LayerNormLinear {
                         linear: Linear(weight: linear.weight, bias: linear.bias, activation: activation))
     }
 }
+
+extension PointwiseMlp {
+    /// A pre-norm transformer's `norm2` → `mlp.fc1` → activation → `mlp.fc2`, plus the residual
+    /// (the step's second input), as one engine step.
+    static func fusing(_ norm: LayerNormLayer, _ fc1: LinearLayer, _ fc2: LinearLayer, activation: Activation) -> PointwiseMlp {
+        PointwiseMlp(norm: LayerNorm(gamma: norm.weight.data, beta: norm.bias.data, eps: norm.eps),
+                     fc1: Linear(weight: fc1.weight, bias: fc1.bias, activation: activation),
+                     fc2: Linear(weight: fc2.weight, bias: fc2.bias, addsResidual: true))
+    }
+}

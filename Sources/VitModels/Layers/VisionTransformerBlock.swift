@@ -5,9 +5,9 @@ import VitEngine
 /// fc2(act(fc1(norm2(x)))), on tokens [N, T, C], no layer scales. timm names `norm1`,
 /// `attn.{qkv, proj}`, `norm2`, `mlp.{fc1, fc2}`.
 ///
-/// It lowers to four steps and the attention: norm1 fused into qkv, attention reading Q, K and V
+/// It lowers to three steps and the attention: norm1 fused into qkv, attention reading Q, K and V
 /// by stride from the qkv output (timm's (3, heads, d) packing), the residual fused into proj;
-/// norm2 and the activation fused into fc1, the residual into fc2.
+/// norm2, fc1, the activation, fc2 and the residual as one `PointwiseMlp`.
 public final class VisionTransformerBlock: Module {
     public let heads: Int
     public let activation: Activation
@@ -49,9 +49,6 @@ public final class VisionTransformerBlock: Module {
             let o = try b.apply(ScaledDotProductAttention.fusedQKV(heads: heads, headDim: dim / heads), [q])
             return try b.scope("proj") { try proj.forward(b, o, residual: x) }
         }
-        return try b.scope("mlp") {
-            let h = try b.scope("fc1") { try b.apply(LayerNormLinear.fusing(norm2, fc1, activation: activation), [attended]) }
-            return try b.scope("fc2") { try fc2.forward(b, h, residual: attended) }
-        }
+        return try b.scope("mlp") { try b.apply(PointwiseMlp.fusing(norm2, fc1, fc2, activation: activation), [attended, attended]) }
     }
 }
