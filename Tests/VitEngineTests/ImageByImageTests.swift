@@ -61,6 +61,22 @@ final class ImageByImageTests: XCTestCase {
         }
     }
 
+    /// Large weights keep the whole batch (each image's binding would pack its own copy), and the
+    /// memory estimate counts the copies of the small ones.
+    func testLargeWeightsKeepTheWholeBatch() throws {
+        var rng = makeRNG()
+        for (cout, images) in [(2048, 2), (2080, 1)] {  // 65 536 and 66 560 weights
+            let b = PlanBuilder(backend: .packed, pool: ThreadPool(threads: 1))
+            let conv = Conv2d(weight: randomTensor([cout, 32, 1, 1], &rng), bias: nil)
+            let y = try b.apply(conv, [b.input([2, 64, 64, 32])])
+            let single = PlanBuilder(backend: .packed, pool: ThreadPool(threads: 1))
+            let y1 = try single.apply(conv, [single.input([1, 64, 64, 32])])
+            let extra = try b.memoryEstimate(outputs: [y]).constantBytes - single.memoryEstimate(outputs: [y1]).constantBytes
+            XCTAssertEqual(extra, images == 2 ? Double(4 * conv.parameterCount) : 0, "\(cout) output channels")
+            XCTAssertEqual(try b.build(outputs: [y]).steps.map(\.images), [images], "\(cout) output channels")
+        }
+    }
+
     /// A timed pass reports every run of every step, images interleaved within a run of steps.
     func testTimedPassReportsEveryImageInOrder() throws {
         var rng = makeRNG()

@@ -168,6 +168,9 @@ public final class PlanBuilder {
             constants += n
             largest = max(largest, n)
         }
+        // Steps that run image by image bind (and pack) once per image.
+        let batch = batch
+        for node in nodes where runsImageByImage(node, batch: batch) { constants += Double(node.op.parameterCount * (batch - 1)) }
         return MemoryEstimate(arenaBytes: 4 * Double(arena), scratchBytes: 4 * Double(scratch),
                               constantBytes: 4 * constants, largestConstantBytes: 4 * largest)
     }
@@ -191,8 +194,11 @@ public final class PlanBuilder {
     }
 
     /// A step of a batch whose tensors hold at least this many floats per image (512 KiB) runs
-    /// image by image (see `runsImageByImage`).
+    /// image by image (see `runsImageByImage`)...
     static let imageByImageFloats = 1 << 17
+    /// ... if its weights are at most this many floats (256 KiB): each image's binding packs
+    /// its own copy, at most half the size of one image's activations.
+    static let imageByImageMaxParameters = 1 << 16
 
     /// Whether `node` runs on one image at a time: in a batch, a step whose per-image tensors
     /// are large (the high-resolution stages) runs the whole sequence of such steps on image 0,
@@ -200,13 +206,14 @@ public final class PlanBuilder {
     /// to the next; the whole batch at once, each tensor is the batch times larger and goes
     /// through memory at every step. At batch 8 FastViT-T8's stage-0 steps (64x64x48 per image,
     /// 6.3 MB per tensor for the batch) ran 1.1-3.5x slower per image than at batch 1. Small
-    /// per-image tensors (later stages, transformers' tokens) keep the whole batch in each
-    /// product, where it amortises loading the weights. Every operator computes each image on
-    /// its own (no batch statistics at inference), so only the shapes need checking: the batch
-    /// first on every tensor the step touches. XNNPACK's operators are set up for one shape and
-    /// run the whole batch.
+    /// per-image tensors (later stages, transformers' tokens) and large weights keep the whole
+    /// batch in each product, where it amortises loading the weights. Every operator computes
+    /// each image on its own (no batch statistics at inference), so only the shapes need
+    /// checking: the batch first on every tensor the step touches. XNNPACK's operators are set
+    /// up for one shape and run the whole batch.
     private func runsImageByImage(_ node: Node, batch: Int) -> Bool {
-        guard batch > 1, !backend.delegatesToXNNPACK else { return false }
+        guard batch > 1, !backend.delegatesToXNNPACK,
+              node.op.parameterCount <= PlanBuilder.imageByImageMaxParameters else { return false }
         let touched = node.inputs.map { shapes[$0] } + [shapes[node.output]]
         guard touched.allSatisfy({ $0.count > 1 && $0[0] == batch }) else { return false }
         return touched.contains { product($0) / batch >= PlanBuilder.imageByImageFloats }
