@@ -16,7 +16,7 @@ Usage (the peer environment, scripts/peers/setup.sh):
   python scripts/peers/compare.py [--models fastvit_t8@224,fastvit_t8@256,...] [--mixers 224,512]
                                   [--mixer-kinds pooling,repmixer,dwconv,attention] [--threads 1]
                                   [--cpu 0] [--isa avx512|avx2|baseline] [--rounds 3]
-                                  [--pin compact] [--busy-cpu 1]
+                                  [--pin compact] [--busy-cpu 1] [--peers ort,ov] [--onednn-isa AVX2]
                                   [--python ~/.vitbench-peers/bin/python] [--vitbench PATH]"""
 import argparse
 import json
@@ -43,12 +43,22 @@ ap.add_argument('--min-seconds', default='2', help='measured seconds per engine 
 ap.add_argument('--rounds', type=int, default=1, help='alternate vitbench and the peers this many times per model')
 ap.add_argument('--pin', default=None, help="vitbench's pinning policy (bench --pin), e.g. compact")
 ap.add_argument('--busy-cpu', default=None, help='also measure each engine with a busy loop on this CPU')
+ap.add_argument('--peers', default='ort,ov', help='peers to run: ort, ov or both (the ratio is against the faster one run)')
+ap.add_argument('--onednn-isa', default=None,
+                help="cap OpenVINO's oneDNN kernels at this ISA (ONEDNN_MAX_CPU_ISA, e.g. AVX2), to set vitbench's "
+                     "--isa avx2 beside an AVX2 OpenVINO on an AVX-512 machine; ONNX Runtime's MLAS cannot be capped "
+                     "(use --peers ov), and OpenVINO's own JIT kernels are not capped either")
 a = ap.parse_args()
 pin = ['taskset', '-c', a.cpu]
+if set(filter(None, a.peers.split(','))) - {'ort', 'ov'} or not a.peers.strip(','):
+    sys.exit(f'--peers: expected ort, ov or ort,ov, got {a.peers!r}')
+peer_env = None
+if a.onednn_isa:
+    peer_env = dict(os.environ, ONEDNN_MAX_CPU_ISA=a.onednn_isa)
 
 
-def run(cmd, what):
-    out = subprocess.run(cmd, capture_output=True, text=True)
+def run(cmd, what, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f'{what} failed ({" ".join(cmd)}):\n{out.stdout}{out.stderr}')
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{')]
@@ -72,8 +82,8 @@ def vitbench(model, res, mixer=None):
 
 def peer(script, res, args):
     cmd = pin + [a.python, os.path.join(here, script), '--res', str(res), '--threads', str(a.threads), '--batch', str(a.batch),
-                 '--engines', 'ort,ov', '--min-seconds', a.min_seconds, '--json'] + args
-    row = run(cmd, script)[-1]
+                 '--engines', a.peers, '--min-seconds', a.min_seconds, '--json'] + args
+    row = run(cmd, script, env=peer_env)[-1]
     return row.get('ort_ms'), row.get('ov_ms'), row.get('versions', {})
 
 
@@ -143,8 +153,8 @@ def fmt(v):
 isa = ', '.join(sorted(i for i in isas if i)) or '?'
 ort_v = engine_versions.get('onnxruntime', '?')
 ov_v = engine_versions.get('openvino', '?').split('-')[0]
-print(f'{a.threads} thread(s) on CPU {a.cpu}; batch {a.batch}; vitbench kernel ISA {isa}; ONNX Runtime {ort_v}; OpenVINO {ov_v}; '
-      f'{a.rounds} round(s)')
+print(f'{a.threads} thread(s) on CPU {a.cpu}; batch {a.batch}; vitbench kernel ISA {isa}; ONNX Runtime {ort_v}; OpenVINO {ov_v}'
+      + (f' (oneDNN capped at {a.onednn_isa})' if a.onednn_isa else '') + f'; {a.rounds} round(s)')
 print()
 print('| model | res | vitbench ms | ONNX Runtime ms | OpenVINO ms | vitbench / faster peer | per-round range |')
 print('|---|---|---:|---:|---:|---:|---|')
