@@ -36,30 +36,19 @@ public struct LayerNormLinear: Operator {
         let x = UnsafePointer(c.inputs[0]), y = c.output, scratch = c.scratch
         let residual: UnsafePointer<Float>? = linear.addsResidual ? UnsafePointer(c.inputs[1]) : nil
         let gamma = UnsafePointer(norm.gamma.pointer), beta = UnsafePointer(norm.beta.pointer), eps = norm.eps
-        let gemm = linear.tiled, wp = UnsafePointer(gemm.weight.pointer)
-        let bias = gemm.bias.map { UnsafePointer($0.pointer) }, act = gemm.activation.c
-        let blas = c.gemm, pool = c.pool, tile = Self.tileRows
-        let packed = c.packsWeights ? PackedMatrix(wp, k: k, n: n) : nil
+        let gemm = linear.tiled, blas = c.gemm, pool = c.pool, tile = Self.tileRows
+        let packed = c.packsWeights ? PackedMatrix(gemm.weight.pointer, k: k, n: n) : nil
         // The packed product splits columns too when rows are few (`GEMMTiles`); each column
         // block normalises its rows again, a k-wide pass that is small beside its m·k·32 MACs.
         let tiles = GEMMTiles(rows: rows, columns: n, threads: packed == nil ? 1 : pool.threadCount)
-        let keep = (norm, gemm, packed)
         return {
-            withExtendedLifetime(keep) {
+            withExtendedLifetime(norm) {
                 pool.parallelFor(tiles.count) { t, worker in
                     let (r0, m, c0, cols) = tiles[t]
-                    let normed = scratch + worker * tile * k, yt = y + r0 * n + c0
+                    let normed = scratch + worker * tile * k
                     vb_layernorm(x + r0 * k, normed, k, 0, m, gamma, beta, eps)
-                    if let packed {
-                        packed.multiply(normed, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n,
-                                        bias: bias.map { $0 + c0 }, activation: act, residual: residual.map { $0 + r0 * n + c0 })
-                    } else {
-                        blas.sgemm(transA: false, transB: false, m: m, n: cols, k: k, alpha: 1,
-                                   a: normed, lda: k, b: wp + c0, ldb: n, beta: 0, c: yt, ldc: n)
-                        if bias != nil || act != VB_ACT_NONE || residual != nil {
-                            vb_bias_act_residual(yt, m, cols, n, bias.map { $0 + c0 }, act, residual.map { $0 + r0 * n + c0 }, n)
-                        }
-                    }
+                    gemm.multiply(normed, lda: k, rows: m, columns: c0, cols, into: y + r0 * n + c0, ldc: n,
+                                  residual: residual.map { $0 + r0 * n + c0 }, packed: packed, gemm: blas)
                 }
             }
         }

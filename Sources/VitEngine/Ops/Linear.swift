@@ -13,19 +13,15 @@ struct RowTiledGEMM {
 
     func bind(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int,
               residual: UnsafePointer<Float>?, pool: ThreadPool, gemm: GEMMBackend, packsWeights: Bool) -> () -> Void {
-        let k = k, n = n, act = activation.c
-        let wp = weight.pointer, bp = bias.map { UnsafePointer($0.pointer) }
+        let k = k, n = n
         if packsWeights {
             let packed = PackedMatrix(weight.pointer, k: k, n: n)
             let tiles = GEMMTiles(rows: rows, columns: n, threads: pool.threadCount)
-            return { [weight, bias] in
-                withExtendedLifetime((weight, bias, packed)) {
-                    pool.parallelFor(tiles.count) { t, _ in
-                        let (r0, m, c0, cols) = tiles[t]
-                        let yt = y + r0 * n + c0
-                        packed.multiply(x + r0 * k, lda: k, rows: m, columns: c0, cols, into: yt, ldc: n,
-                                        bias: bp.map { $0 + c0 }, activation: act, residual: residual.map { $0 + r0 * n + c0 })
-                    }
+            return {
+                pool.parallelFor(tiles.count) { t, _ in
+                    let (r0, m, c0, cols) = tiles[t]
+                    multiply(x + r0 * k, lda: k, rows: m, columns: c0, cols, into: y + r0 * n + c0, ldc: n,
+                             residual: residual.map { $0 + r0 * n + c0 }, packed: packed, gemm: gemm)
                 }
             }
         }
@@ -33,19 +29,31 @@ struct RowTiledGEMM {
         // enough that the GEMM's packing of W is amortised (measured with `vitbench kernels`).
         let tile = max(16, min(4096, (65536 / max(n, 1)) / 8 * 8))
         let tiles = (rows + tile - 1) / tile
-        return { [weight, bias] in
-            withExtendedLifetime((weight, bias)) {
-                pool.parallelFor(tiles) { t, _ in
-                    let r0 = t * tile
-                    let m = min(tile, rows - r0)
-                    let yt = y + r0 * n
-                    gemm.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                               a: x + r0 * k, lda: k, b: wp, ldb: n, beta: 0, c: yt, ldc: n)
-                    if bp != nil || act != VB_ACT_NONE || residual != nil {
-                        vb_bias_act_residual(yt, m, n, n, bp, act, residual.map { $0 + r0 * n }, n)
-                    }
-                }
+        return {
+            pool.parallelFor(tiles) { t, _ in
+                let r0 = t * tile
+                multiply(x + r0 * k, lda: k, rows: min(tile, rows - r0), columns: 0, n, into: y + r0 * n, ldc: n,
+                         residual: residual.map { $0 + r0 * n }, packed: nil, gemm: gemm)
             }
+        }
+    }
+
+    /// Y[m, c0 ..< c0+cols] (leading dimension ldc) = act(A[m, k] · W[:, c0 ..< c0+cols] + bias)
+    /// + residual (leading dimension ldc): on the packed weights when given (the epilogue in the
+    /// kernel's stores), else the BLAS backend's sgemm and one epilogue pass over the block.
+    func multiply(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns c0: Int, _ cols: Int,
+                  into y: UnsafeMutablePointer<Float>, ldc: Int, residual: UnsafePointer<Float>?,
+                  packed: PackedMatrix?, gemm: GEMMBackend) {
+        let b = bias.map { UnsafePointer($0.pointer) + c0 }, act = activation.c
+        if let packed {
+            packed.multiply(a, lda: lda, rows: m, columns: c0, cols, into: y, ldc: ldc, bias: b, activation: act,
+                            residual: residual)
+            return
+        }
+        gemm.sgemm(transA: false, transB: false, m: m, n: cols, k: k, alpha: 1, a: a, lda: lda,
+                   b: UnsafePointer(weight.pointer) + c0, ldb: n, beta: 0, c: y, ldc: ldc)
+        if b != nil || act != VB_ACT_NONE || residual != nil {
+            vb_bias_act_residual(y, m, cols, ldc, b, act, residual, ldc)
         }
     }
 }
@@ -202,11 +210,16 @@ struct GEMMTiles {
     init(rows: Int, columns n: Int, threads: Int) {
         self.rows = rows
         columns = n
-        rowTiles = min(max(1, GEMMTiles.units(rows)), max(1, (rows + GEMMTiles.targetRowTile / 2) / GEMMTiles.targetRowTile))
+        rowTiles = GEMMTiles.rowTiles(rows)
         let wanted = GEMMTiles.tasksWanted(threads: threads)
         let blocks = rowTiles >= wanted ? 1 : min((wanted + rowTiles - 1) / max(rowTiles, 1), (n + 31) / 32)
         columnBlock = blocks <= 1 ? max(n, 1) : max(32, n / blocks / 32 * 32)
         columnBlocks = max(1, (n + columnBlock - 1) / columnBlock)
+    }
+
+    /// Row tiles of about `targetRowTile` rows, at most one per 12-row unit.
+    static func rowTiles(_ rows: Int) -> Int {
+        min(max(1, units(rows)), max(1, (rows + targetRowTile / 2) / targetRowTile))
     }
 
     /// Tasks a product is split into at least, where its rows and columns allow.

@@ -87,7 +87,7 @@ public struct PointwiseMlp: Operator {
     /// Whether each row tile runs both products (else: fc1 over all rows, then fc2): when there
     /// are as many row tiles as `GEMMTiles` wants tasks.
     static func fusesRowTiles(rows: Int, threads: Int) -> Bool {
-        GEMMTiles(rows: rows, columns: 1, threads: threads).rowTiles >= GEMMTiles.tasksWanted(threads: threads)
+        GEMMTiles.rowTiles(rows) >= GEMMTiles.tasksWanted(threads: threads)
     }
 
     /// Fused: per worker, a hidden tile (then a normalised tile); else the whole hidden tensor
@@ -107,9 +107,8 @@ public struct PointwiseMlp: Operator {
             let first: () -> Void
             if let norm, let linear = fc1 as? Linear {
                 first = LayerNormLinear(norm: norm, linear: linear).bindOptimized(
-                    StepContext(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: scratch,
-                                outputShape: hiddenShape(input: c.inputShapes[0]), scratch: scratch + rows * h, pool: pool,
-                                gemm: blas, packsWeights: c.packsWeights))
+                    c.with(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: scratch,
+                           outputShape: hiddenShape(input: c.inputShapes[0]), scratch: scratch + rows * h))
             } else {
                 first = g1.bind(x: x, y: scratch, rows: rows, residual: nil, pool: pool, gemm: blas, packsWeights: c.packsWeights)
             }
@@ -117,38 +116,25 @@ public struct PointwiseMlp: Operator {
                                  packsWeights: c.packsWeights)
             return { first(); second() }
         }
-        let rowTiles = GEMMTiles(rows: rows, columns: h, threads: 1).rowTiles, tile = GEMMTiles.maxRowTile
-        let packed = c.packsWeights ? (PackedMatrix(g1.weight.pointer, k: k, n: h), PackedMatrix(g2.weight.pointer, k: h, n: n)) : nil
-        let w1 = UnsafePointer(g1.weight.pointer), w2 = UnsafePointer(g2.weight.pointer)
-        let b1 = g1.bias.map { UnsafePointer($0.pointer) }, b2 = g2.bias.map { UnsafePointer($0.pointer) }
-        let act1 = g1.activation.c, act2 = g2.activation.c
+        let rowTiles = GEMMTiles.rowTiles(rows), tile = GEMMTiles.maxRowTile
+        let p1 = c.packsWeights ? PackedMatrix(g1.weight.pointer, k: k, n: h) : nil
+        let p2 = c.packsWeights ? PackedMatrix(g2.weight.pointer, k: h, n: n) : nil
         let gamma = norm.map { UnsafePointer($0.gamma.pointer) }, beta = norm.map { UnsafePointer($0.beta.pointer) }
         let eps = norm?.eps ?? 0, perWorker = tile * (h + (norm == nil ? 0 : k))
-        let keep = (g1, g2, packed, norm)
         return {
-            withExtendedLifetime(keep) {
+            withExtendedLifetime(norm) {
                 pool.parallelFor(rowTiles) { t, worker in
                     let r0 = GEMMTiles.rowStart(t, of: rowTiles, rows: rows), m = GEMMTiles.rowStart(t + 1, of: rowTiles, rows: rows) - r0
-                    let hidden = scratch + worker * perWorker, yt = y + r0 * n
+                    let hidden = scratch + worker * perWorker
                     var xt = x + r0 * k
                     if let gamma, let beta {
                         let normed = hidden + tile * h
                         vb_layernorm(xt, normed, k, 0, m, gamma, beta, eps)
                         xt = UnsafePointer(normed)
                     }
-                    let rt = residual.map { $0 + r0 * n }
-                    if let (p1, p2) = packed {
-                        p1.multiply(xt, lda: k, rows: m, columns: 0, h, into: hidden, ldc: h, bias: b1, activation: act1)
-                        p2.multiply(hidden, lda: h, rows: m, columns: 0, n, into: yt, ldc: n, bias: b2, activation: act2,
-                                    residual: rt)
-                    } else {
-                        blas.sgemm(transA: false, transB: false, m: m, n: h, k: k, alpha: 1, a: xt, lda: k, b: w1, ldb: h,
-                                   beta: 0, c: hidden, ldc: h)
-                        if b1 != nil || act1 != VB_ACT_NONE { vb_bias_act_residual(hidden, m, h, h, b1, act1, nil, h) }
-                        blas.sgemm(transA: false, transB: false, m: m, n: n, k: h, alpha: 1, a: hidden, lda: h, b: w2, ldb: n,
-                                   beta: 0, c: yt, ldc: n)
-                        if b2 != nil || act2 != VB_ACT_NONE || rt != nil { vb_bias_act_residual(yt, m, n, n, b2, act2, rt, n) }
-                    }
+                    g1.multiply(xt, lda: k, rows: m, columns: 0, h, into: hidden, ldc: h, residual: nil, packed: p1, gemm: blas)
+                    g2.multiply(hidden, lda: h, rows: m, columns: 0, n, into: y + r0 * n, ldc: n,
+                                residual: residual.map { $0 + r0 * n }, packed: p2, gemm: blas)
                 }
             }
         }

@@ -12,6 +12,16 @@ public struct StepContext {
     public let packsWeights: Bool
 }
 
+extension StepContext {
+    /// The same workers, GEMM backend and scratch on other tensors: what a fused step hands one
+    /// of its parts.
+    func with(inputs: [UnsafeMutablePointer<Float>], inputShapes: [[Int]], output: UnsafeMutablePointer<Float>,
+              outputShape: [Int], scratch: UnsafeMutablePointer<Float>? = nil) -> StepContext {
+        StepContext(inputs: inputs, inputShapes: inputShapes, output: output, outputShape: outputShape,
+                    scratch: scratch ?? self.scratch, pool: pool, gemm: gemm, packsWeights: packsWeights)
+    }
+}
+
 /// One operator of the engine: shape inference, cost, and two bindings — the optimised kernel
 /// and the plain-loop reference twin (in `Sources/VitEngine/Reference`).
 ///

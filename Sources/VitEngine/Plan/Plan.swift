@@ -54,21 +54,32 @@ public final class Plan {
     }
     private var schedule: [Segment] = []
 
+    /// The maximal runs of consecutive steps that go image by image (`images` > 1, all of one
+    /// batch), given each step's image count.
+    static func imageByImageRuns(_ images: [Int]) -> [Range<Int>] {
+        var runs: [Range<Int>] = [], i = 0
+        while i < images.count {
+            var end = i + 1
+            if images[i] > 1 {
+                while end < images.count && images[end] == images[i] { end += 1 }
+                runs.append(i..<end)
+            }
+            i = end
+        }
+        return runs
+    }
+
     func finish(steps: [Step], inputs: [(UnsafeMutablePointer<Float>, [Int])],
                 outputs: [(UnsafeMutablePointer<Float>, [Int])], backend: Backend, pool: ThreadPool) {
         self.steps = steps
         schedule = []
         var i = 0
-        while i < steps.count {
-            var end = i + 1
-            if steps[i].images > 1 {
-                while end < steps.count && steps[end].images == steps[i].images { end += 1 }
-                schedule.append(.imageByImage(steps: i..<end, images: steps[i].images))
-            } else {
-                schedule.append(.step(i))
-            }
-            i = end
+        for run in Plan.imageByImageRuns(steps.map(\.images)) {
+            schedule += (i..<run.lowerBound).map(Segment.step)
+            schedule.append(.imageByImage(steps: run, images: steps[run.lowerBound].images))
+            i = run.upperBound
         }
+        schedule += (i..<steps.count).map(Segment.step)
         self.inputs = inputs
         self.outputs = outputs
         self.backendName = backend.name

@@ -159,9 +159,9 @@ public final class PlanBuilder {
     /// `threads` workers (default: this builder's pool).
     public func memoryEstimate(outputs: [Value], threads: Int? = nil) throws -> MemoryEstimate {
         for id in inputIDs { try PlanBuilder.checkSize(shapes[id], module: "input", what: "input") }
-        let nodes = nodesWithLayoutFolded(outputs: outputs)
-        let arena = layout(nodes: nodes, outputs: outputs).arenaFloats
-        let scratch = scratchFloats(nodes: nodes, threads: threads ?? pool.threadCount)
+        let nodes = nodesWithLayoutFolded(outputs: outputs), images = imageCounts(nodes)
+        let arena = layout(nodes: nodes, images: images, outputs: outputs).arenaFloats
+        let scratch = scratchFloats(nodes: nodes, images: images, threads: threads ?? pool.threadCount)
         var constants = 0.0, largest = 0.0
         for node in self.nodes {
             let n = Double(node.op.parameterCount)
@@ -169,22 +169,26 @@ public final class PlanBuilder {
             largest = max(largest, n)
         }
         // Steps that run image by image bind (and pack) once per image.
-        let batch = batch
-        for node in nodes where runsImageByImage(node, batch: batch) { constants += Double(node.op.parameterCount * (batch - 1)) }
+        for (node, n) in zip(nodes, images) { constants += Double(node.op.parameterCount * (n - 1)) }
         return MemoryEstimate(arenaBytes: 4 * Double(arena), scratchBytes: 4 * Double(scratch),
                               constantBytes: 4 * constants, largestConstantBytes: 4 * largest)
     }
 
-    private func scratchFloats(nodes: [Node], threads: Int) -> Int {
+    private func scratchFloats(nodes: [Node], images: [Int], threads: Int) -> Int {
         var scratchFloats = 0
-        let batch = batch
-        for node in nodes {
-            let byImage = runsImageByImage(node, batch: batch)
-            let s = node.op.scratchFloats(inputs: node.inputs.map { shape(shapes[$0], byImage ? batch : 1) },
-                                          output: shape(shapes[node.output], byImage ? batch : 1), threads: threads)
+        for (node, n) in zip(nodes, images) {
+            let s = node.op.scratchFloats(inputs: node.inputs.map { shape(shapes[$0], n) },
+                                          output: shape(shapes[node.output], n), threads: threads)
             scratchFloats = max(scratchFloats, s)
         }
         return scratchFloats
+    }
+
+    /// Images each node runs on one at a time: the batch where it runs image by image
+    /// (`runsImageByImage`), else 1.
+    private func imageCounts(_ nodes: [Node]) -> [Int] {
+        let batch = batch
+        return nodes.map { runsImageByImage($0, batch: batch) ? batch : 1 }
     }
 
     /// The plan's batch: its inputs' first dimension, where they all share one.
@@ -227,9 +231,9 @@ public final class PlanBuilder {
     /// budget (`MemoryBudget`).
     public func build(outputs: [Value]) throws -> Plan {
         for id in inputIDs { try PlanBuilder.checkSize(shapes[id], module: "input", what: "input") }
-        let nodes = nodesWithLayoutFolded(outputs: outputs)
-        let (offsets, arenaFloats) = layout(nodes: nodes, outputs: outputs)
-        let scratchFloats = scratchFloats(nodes: nodes, threads: pool.threadCount)
+        let nodes = nodesWithLayoutFolded(outputs: outputs), images = imageCounts(nodes)
+        let (offsets, arenaFloats) = layout(nodes: nodes, images: images, outputs: outputs)
+        let scratchFloats = scratchFloats(nodes: nodes, images: images, threads: pool.threadCount)
         let needed = 4 * (Double(arenaFloats) + Double(scratchFloats))
         let budget = MemoryBudget.current()
         if needed > Double(budget.bytes) {
@@ -242,11 +246,9 @@ public final class PlanBuilder {
         let xnnpack = backend.delegatesToXNNPACK ? try XNNPACKThreads(alongside: pool) : nil
         func pointer(_ id: Int) -> UnsafeMutablePointer<Float> { plan.arena + offsets[root(id)] }
         var steps: [Plan.Step] = []
-        let batch = batch
-        for node in nodes {
+        for (node, images) in zip(nodes, images) {
             let inShapes = node.inputs.map { shapes[$0] }
             // Image by image: one binding per image, on that image's slice of every tensor.
-            let images = runsImageByImage(node, batch: batch) ? batch : 1
             func context(image i: Int) -> StepContext {
                 StepContext(inputs: node.inputs.map { pointer($0) + i * (product(shapes[$0]) / images) },
                             inputShapes: inShapes.map { shape($0, images) },
@@ -279,7 +281,7 @@ public final class PlanBuilder {
 
     /// Offsets of every buffer in one arena (greedy, largest buffers first; buffers whose
     /// lifetimes do not overlap share memory) and the arena's size in floats.
-    private func layout(nodes: [Node], outputs: [Value]) -> (offsets: [Int], arenaFloats: Int) {
+    private func layout(nodes: [Node], images: [Int], outputs: [Value]) -> (offsets: [Int], arenaFloats: Int) {
         let stepCount = nodes.count
         var first = [Int](repeating: Int.max, count: shapes.count)
         var last = [Int](repeating: -1, count: shapes.count)
@@ -287,16 +289,9 @@ public final class PlanBuilder {
         // A run of steps that go image by image is one span of time: image 1 enters its first
         // step after image 0 has left its last, so every tensor such a step touches is live
         // from the run's first step to its last.
-        let batch = batch
         var span = Array(nodes.indices.map { ($0, $0) })
-        var i = 0
-        while i < nodes.count {
-            var end = i + 1
-            if runsImageByImage(nodes[i], batch: batch) {
-                while end < nodes.count && runsImageByImage(nodes[end], batch: batch) { end += 1 }
-                for j in i..<end { span[j] = (i, end - 1) }
-            }
-            i = end
+        for run in Plan.imageByImageRuns(images) {
+            for j in run { span[j] = (run.lowerBound, run.upperBound - 1) }
         }
         for (i, node) in nodes.enumerated() {
             let o = root(node.output), (start, end) = span[i]

@@ -89,15 +89,13 @@ extension PointwiseMlp: XNNPACKDelegable {
         let hiddenShape = hiddenShape(input: c.inputShapes[0]), hidden = OwnedBuffer(count: product(hiddenShape))
         let normed = norm.map { _ in OwnedBuffer(count: product(c.inputShapes[0])) }
         let normalise = norm.map {
-            $0.bindOptimized(StepContext(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: normed!.pointer,
-                                         outputShape: c.inputShapes[0], scratch: c.scratch, pool: c.pool, gemm: c.gemm,
-                                         packsWeights: c.packsWeights))
+            $0.bindOptimized(c.with(inputs: [c.inputs[0]], inputShapes: [c.inputShapes[0]], output: normed!.pointer,
+                                    outputShape: c.inputShapes[0]))
         }
-        let first = StepContext(inputs: [normed?.pointer ?? c.inputs[0]], inputShapes: [c.inputShapes[0]], output: hidden.pointer,
-                                outputShape: hiddenShape, scratch: c.scratch, pool: c.pool, gemm: c.gemm, packsWeights: c.packsWeights)
-        let second = StepContext(inputs: [hidden.pointer] + c.inputs.dropFirst(), inputShapes: [hiddenShape] + c.inputShapes.dropFirst(),
-                                 output: c.output, outputShape: c.outputShape, scratch: c.scratch, pool: c.pool, gemm: c.gemm,
-                                 packsWeights: c.packsWeights)
+        let first = c.with(inputs: [normed?.pointer ?? c.inputs[0]], inputShapes: [c.inputShapes[0]], output: hidden.pointer,
+                           outputShape: hiddenShape)
+        let second = c.with(inputs: [hidden.pointer] + c.inputs.dropFirst(), inputShapes: [hiddenShape] + c.inputShapes.dropFirst(),
+                            output: c.output, outputShape: c.outputShape)
         guard let p1 = fc1 as? XNNPACKDelegable, let p2 = fc2 as? XNNPACKDelegable,
               let run1 = try p1.bindXNNPACK(first, threads: threads), let run2 = try p2.bindXNNPACK(second, threads: threads) else {
             return nil
