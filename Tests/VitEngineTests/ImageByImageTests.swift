@@ -61,6 +61,29 @@ final class ImageByImageTests: XCTestCase {
         }
     }
 
+    /// A tensor that only a run of image-by-image steps writes and reads holds one image, which
+    /// each image reuses; those the run reads or writes from outside hold the whole batch. Three
+    /// depthwise convs and a pool on 64x64x32 maps: the input and the pooled output are the
+    /// batch's, the two maps between the convs and the third conv's output one image's each.
+    func testTensorsInsideARunHoldOneImage() throws {
+        var rng = makeRNG()
+        let c = 32, map = 64 * 64 * c
+        func arenaFloats(batch: Int) throws -> Double {
+            let b = PlanBuilder(backend: .packed, pool: ThreadPool(threads: 1))
+            var y = b.input([batch, 64, 64, c])
+            for _ in 0..<3 {
+                y = try b.apply(Conv2d(weight: randomTensor([c, 1, 3, 3], &rng), bias: nil, padding: 1, groups: c), [y])
+            }
+            let pooled = try b.apply(GlobalAvgPool(), [y])
+            XCTAssertEqual(try b.build(outputs: [pooled]).steps.map(\.images), [batch, batch, batch, batch])
+            return try b.memoryEstimate(outputs: [pooled]).arenaBytes / 4
+        }
+        // The input and the pooled output grow with the batch; the maps inside the run do not
+        // (batch-sized, three more images would add 3 · 2 · map floats at least).
+        let grown = try arenaFloats(batch: 4) - arenaFloats(batch: 1)
+        XCTAssertEqual(grown, Double(3 * map + 3 * c), accuracy: 64, "the run's inner maps hold one image each")
+    }
+
     /// Large weights keep the whole batch (each image's binding would pack its own copy), and the
     /// memory estimate counts the copies of the small ones.
     func testLargeWeightsKeepTheWholeBatch() throws {
