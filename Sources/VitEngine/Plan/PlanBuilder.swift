@@ -236,8 +236,7 @@ public final class PlanBuilder {
     public func build(outputs: [Value]) throws -> Plan {
         for id in inputIDs { try PlanBuilder.checkSize(shapes[id], module: "input", what: "input") }
         let nodes = nodesWithLayoutFolded(outputs: outputs), images = imageCounts(nodes)
-        let (offsets, arenaFloats) = layout(nodes: nodes, images: images, outputs: outputs)
-        let perImage = runInternalRoots(nodes: nodes, images: images, outputs: outputs)
+        let (offsets, arenaFloats, perImage) = layout(nodes: nodes, images: images, outputs: outputs)
         let scratchFloats = scratchFloats(nodes: nodes, images: images, threads: pool.threadCount)
         let needed = 4 * (Double(arenaFloats) + Double(scratchFloats))
         let budget = MemoryBudget.current()
@@ -289,8 +288,10 @@ public final class PlanBuilder {
     }
 
     /// Offsets of every buffer in one arena (greedy, largest buffers first; buffers whose
-    /// lifetimes do not overlap share memory) and the arena's size in floats.
-    private func layout(nodes: [Node], images: [Int], outputs: [Value]) -> (offsets: [Int], arenaFloats: Int) {
+    /// lifetimes do not overlap share memory), the arena's size in floats, and the buffers that
+    /// hold one image of a batch (`runInternalRoots`).
+    private func layout(nodes: [Node], images: [Int], outputs: [Value])
+        -> (offsets: [Int], arenaFloats: Int, perImage: Set<Int>) {
         let stepCount = nodes.count
         var first = [Int](repeating: Int.max, count: shapes.count)
         var last = [Int](repeating: -1, count: shapes.count)
@@ -338,7 +339,7 @@ public final class PlanBuilder {
             arenaFloats = max(arenaFloats, offset + size)
         }
 
-        return (offsets, arenaFloats)
+        return (offsets, arenaFloats, perImage)
     }
 
     /// The buffers (roots) that only steps of one image-by-image run write and read — neither a
