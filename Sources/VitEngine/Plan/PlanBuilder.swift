@@ -325,6 +325,7 @@ public final class PlanBuilder {
         var offsets = [Int](repeating: 0, count: shapes.count)
         var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
         var arenaFloats = 0
+        let batch = batch  // computed from the inputs' shapes: once, not per comparison of the sort
         func floats(_ id: Int) -> Int { product(shapes[id]) / (perImage.contains(id) ? batch : 1) }
         for id in roots.sorted(by: { floats($0) > floats($1) }) {
             let size = (max(floats(id), 1) + alignment - 1) / alignment * alignment
