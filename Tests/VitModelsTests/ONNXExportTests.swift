@@ -172,13 +172,20 @@ final class ONNXExportTests: XCTestCase {
             let output = dir.appendingPathComponent("\(i).output.npy").path
             // An input on which the network is well-conditioned: random-weight networks can be
             // chaotic on most inputs (mobileone_s4 in either form: a 1e-6 relative nudge of one
-            // input moved its logits by 11%, so no two float implementations agree there).
+            // input moved its logits by 11%, so no two float implementations agree there). Three
+            // independent nudges must each leave the output within 2e-5: with one, a chaotic
+            // network now and then passed by luck (mobileone_s4 then disagreed with ONNX Runtime
+            // by 1.4e-3 after a change of exp's rounding in the last bit).
             var chosen: (Tensor, Tensor)?
             for _ in 0..<12 where chosen == nil {
                 let x = Tensor(randomNormal: c.inputShape, rng: &rng)
-                let nudged = Tensor(shape: x.shape, data: zip(x.data, Tensor(randomNormal: x.shape, rng: &rng).data).map { $0 * (1 + 1e-6 * $1) })
                 let y = try c.run(x)
-                if try c.run(nudged).relativeError(to: y) <= 2e-5 { chosen = (x, y) }
+                var steady = true
+                for _ in 0..<3 where steady {
+                    let nudged = Tensor(shape: x.shape, data: zip(x.data, Tensor(randomNormal: x.shape, rng: &rng).data).map { $0 * (1 + 1e-6 * $1) })
+                    steady = try c.run(nudged).relativeError(to: y) <= 2e-5
+                }
+                if steady { chosen = (x, y) }
             }
             let wellConditioned = chosen != nil
             if !wellConditioned {
