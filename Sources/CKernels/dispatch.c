@@ -157,6 +157,19 @@ void vb_attention_finish(float *o, size_t rows, size_t dv, size_t ldo, const flo
     K()->attention_finish(o, rows, dv, ldo, l);
 }
 
+void vb_gemm_pack_b(const float *b, size_t ldb, size_t k, size_t n, float *packed) {
+    K()->gemm_pack(b, ldb, 0, k, n, 1.0f, packed);
+}
+
+void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *packed) {
+    K()->gemm_pack(bt, ldbt, 1, k, n, 1.0f, packed);
+}
+
+void vb_gemm_pack_bt_scaled(const float *bt, size_t ldbt, size_t k, size_t n, float scale,
+                            float *packed) {
+    K()->gemm_pack(bt, ldbt, 1, k, n, scale, packed);
+}
+
 void vb_gemm_packed_strided(const float *a, size_t lda, const float *packed, size_t panel_stride,
                             size_t k, size_t n, float *c, size_t ldc, size_t m, int accumulate) {
     K()->gemm_packed_strided(a, lda, packed, panel_stride, k, n, c, ldc, m, accumulate, NULL,

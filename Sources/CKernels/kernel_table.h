@@ -38,6 +38,7 @@ typedef struct vb_kernel_table {
     void (*gemm_packed_strided)(const float *, size_t, const float *, size_t, size_t, size_t,
                                 float *, size_t, size_t, int, const float *, vb_activation,
                                 const float *, size_t);
+    void (*gemm_pack)(const float *, size_t, int, size_t, size_t, float, float *);
     void (*conv_small)(const float *, size_t, size_t, size_t, size_t, size_t, size_t,
                        const float *, size_t, size_t, size_t, size_t, size_t, size_t, size_t,
                        float *, size_t, size_t, size_t, size_t, vb_activation, const float *);

@@ -1,5 +1,6 @@
-// Weight packing for the GEMM micro-kernels and the small-input conv. Runs once per plan, so it
-// is plain C with no ISA variants; the layouts are what ops/gemm.h and ops/conv_small.h read.
+// Weight packing for the small-input conv. Runs once per plan, so it is plain C with no ISA
+// variants; the layout is what ops/conv_small.h reads. The GEMM's panels are packed by its
+// variants (ops/gemm.h: attention packs K and V on every pass).
 #include "kernel_table.h"
 
 #include <string.h>
@@ -8,32 +9,6 @@
 #define PANEL VB_CONV_SMALL_PANEL
 
 size_t vb_gemm_packed_size(size_t k, size_t n) { return ((n + NR - 1) / NR) * NR * k; }
-
-void vb_gemm_pack_b(const float *b, size_t ldb, size_t k, size_t n, float *packed) {
-    const size_t panels = (n + NR - 1) / NR;
-    for (size_t p = 0; p < panels; p++) {
-        float *dst = packed + p * k * NR;
-        const size_t c0 = p * NR, cols = n - c0 < NR ? n - c0 : NR;
-        for (size_t kk = 0; kk < k; kk++) {
-            for (size_t c = 0; c < cols; c++) dst[kk * NR + c] = b[kk * ldb + c0 + c];
-            for (size_t c = cols; c < NR; c++) dst[kk * NR + c] = 0.0f;
-        }
-    }
-}
-
-void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *packed) {
-    const size_t panels = (n + NR - 1) / NR;
-    for (size_t p = 0; p < panels; p++) {
-        float *dst = packed + p * k * NR;
-        const size_t c0 = p * NR, cols = n - c0 < NR ? n - c0 : NR;
-        for (size_t c = 0; c < cols; c++) {
-            const float *src = bt + (c0 + c) * ldbt;
-            for (size_t kk = 0; kk < k; kk++) dst[kk * NR + c] = src[kk];
-        }
-        for (size_t c = cols; c < NR; c++)
-            for (size_t kk = 0; kk < k; kk++) dst[kk * NR + c] = 0.0f;
-    }
-}
 
 static size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
 

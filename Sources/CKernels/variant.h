@@ -35,6 +35,7 @@ const vb_kernel_table VB_VARIANT_TABLE = {
     .attention_online_softmax = k_attention_online_softmax,
     .attention_finish = k_attention_finish,
     .gemm_packed_strided = k_gemm_packed_strided,
+    .gemm_pack = k_gemm_pack,
     .conv_small = k_conv_small,
     .resize_bilinear_nhwc = k_resize_bilinear_nhwc,
 };

@@ -172,6 +172,39 @@ final class LinearAlgebraTests: XCTestCase {
         }
     }
 
+    /// The panel packing every variant runs (weights once per plan; attention's K, transposed and
+    /// scaled, and V on every pass) against the layout it promises, written out element by
+    /// element: panel p, row kk, column c holds scale·B[kk][16p + c], 0 past n. Sizes cover
+    /// whole and partial 8×8 transpose blocks in both directions (k and n off multiples of 8 and
+    /// 16), a single column and a single row, and leading dimensions wider than the matrix.
+    func testPanelPackingMatchesTheLayout() throws {
+        var rng = makeRNG()
+        try forEachKernelISA { isa in
+            for (k, n) in [(1, 1), (8, 16), (7, 3), (24, 197), (64, 49), (17, 33), (36, 20), (3, 8)] {
+                let ld = max(k, n) + 5, scale: Float = 0.125
+                let src = randomTensor([max(k, n) * ld], &rng).data
+                let size = vb_gemm_packed_size(k, n)
+                var plain = [Float](repeating: .nan, count: size), scaledT = plain
+                src.withUnsafeBufferPointer { sp in
+                    plain.withUnsafeMutableBufferPointer { vb_gemm_pack_b(sp.baseAddress!, ld, k, n, $0.baseAddress!) }
+                    scaledT.withUnsafeMutableBufferPointer { vb_gemm_pack_bt_scaled(sp.baseAddress!, ld, k, n, scale, $0.baseAddress!) }
+                }
+                let panels = (n + 15) / 16
+                XCTAssertEqual(size, panels * 16 * k)
+                for p in 0..<panels {
+                    for kk in 0..<k {
+                        for c in 0..<16 {
+                            let i = (p * k + kk) * 16 + c, col = p * 16 + c
+                            let b = col < n ? src[kk * ld + col] : 0, bt = col < n ? scale * src[col * ld + kk] : 0
+                            XCTAssertEqual(plain[i], b, "\(isa): pack_b k \(k) n \(n) panel \(p) row \(kk) column \(c)")
+                            XCTAssertEqual(scaledT[i], bt, "\(isa): pack_bt_scaled k \(k) n \(n) panel \(p) row \(kk) column \(c)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Every BLAS library a backend can load (OpenBLAS, BLIS, the netlib reference BLAS) against
     /// the triple loop. CI installs them all; elsewhere a missing one is skipped with the package
     /// to install.

@@ -173,6 +173,10 @@ void vb_gemm_pack_b(const float *b, size_t ldb, size_t k, size_t n, float *packe
 /// Packs B = Btᵀ, given Bt [n×k] (leading dim ldbt): keys of attention become columns.
 void vb_gemm_pack_bt(const float *bt, size_t ldbt, size_t k, size_t n, float *packed);
 
+/// `vb_gemm_pack_bt` of scale·Btᵀ: attention's keys with the softmax scale folded in.
+void vb_gemm_pack_bt_scaled(const float *bt, size_t ldbt, size_t k, size_t n, float scale,
+                            float *packed);
+
 /// C[m×n] = A[m×k] · B, B packed by `vb_gemm_pack_b`; A and C row-major with leading dims.
 /// Single-threaded: the engine splits m across its workers.
 void vb_gemm_packed(const float *a, size_t lda, const float *packed, size_t k, size_t n, float *c,

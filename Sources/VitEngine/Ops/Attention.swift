@@ -128,8 +128,7 @@ public struct ScaledDotProductAttention: Operator {
                     pool.parallelFor(n * heads) { t, _ in
                         let img = t / heads, h = t % heads
                         let pk = packs + t * (kSize + vSize)
-                        vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, pk)
-                        for i in 0..<kSize { pk[i] *= scale }
+                        vb_gemm_pack_bt_scaled(kBase + img * tk * kRow + h * kh, kRow, dk, tk, scale, pk)
                         vb_gemm_pack_b(vBase + img * tk * vRow + h * vh, vRow, tk, dv, pk + kSize)
                     }
                 }

@@ -71,8 +71,7 @@ public struct AttentionMap: Operator {
                 pool.parallelFor(n * heads) { t, _ in
                     let img = t / heads, h = t % heads
                     let pk = packs + t * kSize
-                    vb_gemm_pack_bt(kBase + img * tk * kRow + h * kh, kRow, dk, tk, pk)
-                    for i in 0..<kSize { pk[i] *= scale }
+                    vb_gemm_pack_bt_scaled(kBase + img * tk * kRow + h * kh, kRow, dk, tk, scale, pk)
                 }
             }
             pool.parallelFor(n * heads * qBlocks) { t, _ in
