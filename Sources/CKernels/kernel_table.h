@@ -53,7 +53,7 @@ extern const vb_kernel_table vb_kernels_avx2;
 #endif
 extern const vb_kernel_table vb_kernels_baseline;
 
-// Layout constants shared by the packing functions (packing.c) and the kernels.
+// Layout constants shared by the packing functions (packing.c, ops/gemm.h) and the kernels.
 #define VB_GEMM_NR VB_GEMM_PANEL_COLUMNS
 #define VB_CONV_SMALL_PANEL 64
 #endif
