@@ -1,8 +1,8 @@
 // A GEMM for constant weights: C[m×n] = A[m×k] · B[k×n], with B packed once (at plan time, by
-// k_gemm_pack at the end of this file) into 16-column panels and A read in place (no packing of activations, which is
-// where a general BLAS spends 10–20% on the thin GEMMs of 1x1 convs). The micro-kernel keeps a
-// VB_GEMM_MR × (16·VB_GEMM_P) tile of C in registers; each variant sets the tile for its
-// register file (variant_*.c). A body compiled once per ISA variant (variant.h).
+// k_gemm_pack at the end of this file) into 16-column panels and A read in place (no packing of
+// activations, which is where a general BLAS spends 10–20% on the thin GEMMs of 1x1 convs). The
+// micro-kernel keeps a VB_GEMM_MR × (16·VB_GEMM_P) tile of C in registers; each variant sets
+// the tile for its register file (variant_*.c). A body compiled once per ISA variant (variant.h).
 #define NR VB_GEMM_NR
 
 // MR rows × P panels, over `m` rows (a multiple of MR): one call covers every register tile of
