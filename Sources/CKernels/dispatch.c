@@ -3,6 +3,7 @@
 // variant's table: one indirect call per kernel call (per row block or tile of work), nothing
 // per element.
 #include "kernel_table.h"
+#include "ops/depthwise_plan.h"
 
 static const char *const names[] = {"portable", "baseline", "avx2", "avx512", "neon"};
 static const char *const descriptions[] = {"portable C", "x86-64 baseline (SSE2)",
@@ -92,6 +93,11 @@ void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_
                          vb_activation act, const float *residual) {
     K()->depthwise_conv2d(x, ih, iw, cin, mult, w, kh, kw, bias, stride_h, stride_w, pad_h, pad_w,
                           y, oh, ow, oy0, oy1, act, residual);
+}
+
+int vb_depthwise_edge_tiled(size_t iw, size_t channels, size_t mult, size_t kw, size_t stride_w,
+                            size_t pad_w) {
+    return vb_dw_edge_tiled(iw, channels, mult, kw, stride_w, pad_w);
 }
 
 void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t mult, size_t pad_h,

@@ -10,7 +10,8 @@ final class ConvolutionTests: XCTestCase {
         (20, 20, 7, 1, 3, 20, 13, 10),  // depthwise 7x7, channel tail (20 = 16 + 4)
         (48, 48, 3, 2, 1, 48, 17, 17),  // depthwise stride 2, odd size
         (83, 83, 3, 1, 1, 83, 9, 10),   // 64 + 16 + 3 channels: every channel path of the kernel
-        (83, 83, 5, 1, 2, 83, 6, 7),    // small map under a large kernel: the zero-padded copy
+        (83, 83, 5, 1, 2, 83, 6, 7),    // small map under a large kernel: edge tiles
+        (12, 12, 5, 1, 2, 12, 6, 7),    // the same under one vector of channels: zero-padded copy
         (76, 76, 3, 2, 1, 76, 15, 13),  // FastViT-MA36's 76 = 4·16 + 12 channels, stride 2
         (12, 12, 3, 1, 1, 12, 7, 9),    // fewer channels than one vector
         (32, 32, 7, 2, 3, 32, 14, 15),  // large-kernel stride 2 (FastViT patch embedding)
@@ -22,7 +23,8 @@ final class ConvolutionTests: XCTestCase {
         (5, 7, 2, 2, 0, 1, 8, 8),       // 2x2 patchify
         // Rows wide enough for several specialised depthwise tiles (8 pixels on AVX-512, 4
         // elsewhere) and 4-wide tail tiles, the last one shifted back over the one before:
-        // 3/5/7 wide, stride 1 and 2 (interiors of 27, 19, 23, 17, 24, 19, 18 and 12 pixels).
+        // 3/5/7 wide, stride 1 and 2 (rows of 29, 21, 27, 19, 30, 23, 18 and 14 pixels; the 3-wide
+        // kernels' rows keep one-pixel borders, the 5- and 7-wide ones take edge tiles).
         (32, 32, 3, 1, 1, 32, 4, 29),
         (24, 24, 3, 2, 1, 24, 5, 41),
         (40, 40, 5, 1, 2, 40, 3, 27),
@@ -30,7 +32,19 @@ final class ConvolutionTests: XCTestCase {
         (16, 16, 7, 1, 3, 16, 8, 30),
         (36, 36, 7, 2, 3, 36, 3, 45),
         (17, 17, 3, 1, 0, 17, 3, 20),   // no padding, channel tail of one
-        (24, 24, 3, 1, 1, 24, 3, 14),   // 14x14 maps: 8 + 4, no shifted tile
+        (24, 24, 3, 1, 1, 24, 3, 14),   // 14x14 maps: border pixels around 8 + 4, no shifted tile
+        // Rows planned as edge tiles (padding columns skipped) at both ends around the interior
+        // tiles: 28 wide (edge, 8 + 8 + 4, edge), 12 at stride 2 under 5x5 (edge, 4, edge; 3x3
+        // at stride 2 keeps one-pixel borders), 10 under 7x7 (three edge tiles, the middle one
+        // overlapping), 8 under 7x7 (two), 7 (two overlapping), 4 (one), and 64 under 7x7 with
+        // a channel tail.
+        (32, 32, 3, 1, 1, 32, 3, 28),
+        (24, 24, 5, 2, 2, 24, 4, 23),
+        (16, 16, 7, 1, 3, 16, 3, 10),
+        (16, 16, 7, 1, 3, 16, 5, 8),
+        (32, 32, 3, 1, 1, 32, 3, 7),
+        (16, 16, 5, 1, 2, 16, 3, 4),
+        (20, 20, 7, 1, 3, 20, 2, 64),
     ]
 
     /// Every case with GELU (a pass after the kernel), ReLU (applied in the kernels' stores) and
@@ -48,6 +62,21 @@ final class ConvolutionTests: XCTestCase {
                 try assertMatchesReference(conv, [x])
             }
         }
+    }
+
+    /// Where the kernel's edge tiles take a row's borders, a small map under a large kernel runs
+    /// on the input as it is; under one vector of channels (no edge tiles) it still runs on a
+    /// zero-padded copy, and a channel-multiplier conv always does.
+    func testDepthwisePadsItsInputOnlyWithoutEdgeTiles() {
+        var rng = makeRNG()
+        func scratch(_ c: Int, _ mult: Int, _ k: Int, _ side: Int) -> Int {
+            let conv = Conv2d(weight: randomTensor([c * mult, 1, k, k], &rng), bias: nil, padding: k / 2, groups: c)
+            return conv.scratchFloats(inputs: [[1, side, side, c]], output: [1, side, side, c * mult], threads: 1)
+        }
+        XCTAssertEqual(scratch(384, 1, 7, 8), 0)
+        XCTAssertEqual(scratch(192, 1, 5, 16), 0)
+        XCTAssertEqual(scratch(12, 1, 7, 8), 14 * 14 * 12)
+        XCTAssertEqual(scratch(16, 2, 3, 8), 10 * 10 * 32)
     }
 
     func testResidualIsAddedAfterActivation() throws {

@@ -8,6 +8,8 @@
 // 4-pixel loop it replaced loaded an input per FMA and kept 4 chains: FMA latency, not the
 // ports, bounded it (84-93 GFLOP/s at 3x3 on Zen 5; MobileOne-S0 spent 15% of its time there).
 
+#include "depthwise_plan.h"
+
 #define XT 4
 #ifndef VB_DW_TILE
 #define VB_DW_TILE 4
@@ -40,33 +42,68 @@
             store16(y + t * cout, acc[t]);                                                         \
         }                                                                                          \
     }
-// Each (kernel width, stride) as a VB_DW_TILE-wide tile and a 4-wide one for the row's tail: a
-// 26-pixel interior (28x28 maps) took 8+8+8 and a last 8 shifted back over 6 done pixels; now
-// 8+8+8+4, and 12 pixels (14x14 maps) take 8+4 where they took 8+8.
+// A 4-wide tile anywhere in a row, borders included: window columns outside the input (the
+// padding) are skipped, neither loaded nor multiplied. x0 is the input row (column 0) under tap
+// (ky0, 0), ixb the input column of the tile's first window (negative at the left border), iw the
+// row's width. One border pixel at a time (`dw_pixel_vec`) loads an input and a weight per FMA,
+// about twice an interior pixel's cost; a 7x7 kernel has three such pixels at each end of a row.
+#define DEFINE_DW_EDGE_TILE(KW, S, NAME)                                                           \
+    static inline void NAME(const float *x0, long ixb, size_t iw, size_t row, size_t cin,         \
+                            const float *w, size_t cout, size_t ky0, size_t ky1, v16 b, int relu, \
+                            float *y) {                                                           \
+        enum { T = 4, COLS = (T - 1) * S + KW };                                                   \
+        const long jlo = ixb < 0 ? -ixb : 0;                                                       \
+        const long jhi = (long)iw - ixb < COLS ? (long)iw - ixb : COLS;                            \
+        v16 acc[T];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[t] = b;                \
+        for (size_t ky = ky0; ky < ky1; ky++, x0 += row) {                                         \
+            const float *wr = w + ky * KW * cout;                                                  \
+            v16 wv[KW];                                                                            \
+            _Pragma("clang loop unroll(full)") for (int kx = 0; kx < KW; kx++) wv[kx] =            \
+                load16(wr + kx * cout);                                                            \
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < COLS; j++) {                    \
+                if (j < jlo || j >= jhi) continue;                                                 \
+                const v16 xv = load16(x0 + (size_t)(ixb + j) * cin);                               \
+                _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                   \
+                    const int kx = j - t * S;                                                      \
+                    if (kx >= 0 && kx < KW) acc[t] += xv * wv[kx];                                 \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                           \
+            if (relu) acc[t] = __builtin_elementwise_max(acc[t], (v16){});                         \
+            store16(y + t * cout, acc[t]);                                                         \
+        }                                                                                          \
+    }
+// Each (kernel width, stride) as a VB_DW_TILE-wide tile and a 4-wide one for the row's tail (a
+// 26-pixel interior, 28x28 maps, takes 8+8+8+4, not a last 8 shifted back over 6 done pixels),
+// and the 4-wide edge tile.
 #define DEFINE_DW_TILES(KW, S)                                                                     \
     DEFINE_DW_TILE(KW, S, VB_DW_TILE, dw_tile_k##KW##_s##S)                                        \
-    DEFINE_DW_TILE(KW, S, 4, dw_tile4_k##KW##_s##S)
-DEFINE_DW_TILES(3, 1)
-DEFINE_DW_TILES(3, 2)
-DEFINE_DW_TILES(5, 1)
-DEFINE_DW_TILES(5, 2)
-DEFINE_DW_TILES(7, 1)
-DEFINE_DW_TILES(7, 2)
+    DEFINE_DW_TILE(KW, S, 4, dw_tile4_k##KW##_s##S)                                                \
+    DEFINE_DW_EDGE_TILE(KW, S, dw_edge_k##KW##_s##S)
+VB_DW_TILED_SHAPES(DEFINE_DW_TILES)
 #undef DEFINE_DW_TILES
+#undef DEFINE_DW_EDGE_TILE
 #undef DEFINE_DW_TILE
 
-// The specialised tiles for (kw, stride): VB_DW_TILE wide, and 4 wide; NULL when there are none.
+// The specialised tiles for (kw, stride): VB_DW_TILE wide, 4 wide, and the 4-wide edge tile;
+// NULL when there are none.
 typedef void (*dw_tile_fn)(const float *, size_t, size_t, const float *, size_t, size_t, size_t, v16,
                            int, float *);
-static dw_tile_fn dw_tile_for(size_t kw, size_t stride, dw_tile_fn *tile4) {
+typedef void (*dw_edge_fn)(const float *, long, size_t, size_t, size_t, const float *, size_t,
+                           size_t, size_t, v16, int, float *);
+static dw_tile_fn dw_tile_for(size_t kw, size_t stride, dw_tile_fn *tile4, dw_edge_fn *edge) {
 #define DW_PICK(KW, S)                                                                             \
     if (kw == KW && stride == S) {                                                                 \
         *tile4 = dw_tile4_k##KW##_s##S;                                                            \
+        *edge = dw_edge_k##KW##_s##S;                                                              \
         return dw_tile_k##KW##_s##S;                                                               \
     }
-    DW_PICK(3, 1) DW_PICK(3, 2) DW_PICK(5, 1) DW_PICK(5, 2) DW_PICK(7, 1) DW_PICK(7, 2)
+    VB_DW_TILED_SHAPES(DW_PICK)
 #undef DW_PICK
     *tile4 = NULL;
+    *edge = NULL;
     return NULL;
 }
 
@@ -162,16 +199,17 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
     const size_t cfull = mult == 1 && cout >= VL ? cout : 0;
     // The specialised tiles cover all channels, so they need cfull == cout.
     dw_tile_fn tile4 = NULL;
-    const dw_tile_fn tile = cfull == cout ? dw_tile_for(kw, stride_w, &tile4) : NULL;
+    dw_edge_fn edge = NULL;
+    const dw_tile_fn tile = cfull == cout ? dw_tile_for(kw, stride_w, &tile4, &edge) : NULL;
     // ReLU is applied as outputs are stored; another activation, and a residual, take a pass
     // over each row.
     const int relu = act == VB_ACT_RELU;
     const vb_activation act_after = relu ? VB_ACT_NONE : act;
     // Output columns whose whole kernel window lies inside the input.
-    size_t ox_lo = (pad_w + stride_w - 1) / stride_w;
-    size_t ox_hi = (iw + pad_w >= kw) ? (iw + pad_w - kw) / stride_w + 1 : 0;
-    if (ox_hi > ow) ox_hi = ow;
-    if (ox_lo > ox_hi) ox_lo = ox_hi;
+    size_t ox_lo, ox_hi;
+    vb_dw_interior(iw, ow, kw, stride_w, pad_w, &ox_lo, &ox_hi);
+    const int edges = tile && vb_dw_edges_pay(kw, stride_w, ow, ox_lo, ox_hi);
+    const size_t row = iw * cin;
     for (size_t oy = oy0; oy < oy1; oy++) {
         const long iy0 = (long)(oy * stride_h) - (long)pad_h;
         size_t ky0 = iy0 < 0 ? (size_t)(-iy0) : 0;
@@ -188,14 +226,6 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
             dw_pixel_generic(x, ih, iw, cin, mult, w, kh, kw, bias, iy0, ix0_, 0, cout, cout,     \
                              relu, yrow + (OX) * cout);                                           \
     } while (0)
-        // Left border, then the specialised interior tiles: VB_DW_TILE wide, then 4 wide for
-        // the rest (the last one shifted left to end at ox_hi, recomputing a few pixels rather
-        // than leaving them to the one-pixel path); without them, 4-wide generic tiles; then the
-        // right border.
-        for (; ox < ox_lo; ox++)
-            DW_PIXEL(ox);
-        if (tile && ox + 4 <= ox_hi) {
-            const size_t row = iw * cin;
 #define DW_TILE_AT(FN, OX)                                                                        \
     do {                                                                                          \
         const size_t ixb = (OX) * stride_w - pad_w;                                               \
@@ -206,14 +236,49 @@ static void k_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin,
             FN(xb + c, row, cin, w + c, cout, ky0, ky1, b, relu, yrow + (OX) * cout + c);         \
         }                                                                                         \
     } while (0)
+#define DW_EDGE_AT(OX)                                                                            \
+    do {                                                                                          \
+        const long ixb = (long)((OX) * stride_w) - (long)pad_w;                                   \
+        const float *x0 = x + (size_t)(iy0 + (long)ky0) * row;                                    \
+        for (size_t c0 = 0; c0 < cfull; c0 += VL) {                                               \
+            const size_t c = c0 + VL <= cout ? c0 : cout - VL;                                    \
+            const v16 b = bias ? load16(bias + c) : splat16(0.0f);                                \
+            edge(x0 + c, ixb, iw, row, cin, w + c, cout, ky0, ky1, b, relu,                       \
+                 yrow + (OX) * cout + c);                                                         \
+        }                                                                                         \
+    } while (0)
+        if (edges) {
+            // Edge tiles at both ends; between them the interior tiles over 4..ow-5 (inside
+            // [ox_lo, ox_hi), as vb_dw_edges_pay checked), a last one shifted back over done
+            // pixels, or, under 4 pixels, one more edge tile.
+            const size_t end = ow > 4 ? ow - 4 : 0;
+            DW_EDGE_AT(0);
+            for (ox = 4; ox + VB_DW_TILE <= end; ox += VB_DW_TILE)
+                DW_TILE_AT(tile, ox);
+            for (; ox < end && end >= 8; ox += 4) {
+                if (ox + 4 > end) ox = end - 4;
+                DW_TILE_AT(tile4, ox);
+            }
+            if (ox < end) DW_EDGE_AT(ox);
+            if (end > 0) DW_EDGE_AT(end);
+            ox = ow;
+        }
+        // Otherwise the left border, then the specialised interior tiles: VB_DW_TILE wide, then
+        // 4 wide for the rest (the last one shifted left to end at ox_hi, recomputing a few
+        // pixels rather than leaving them to the one-pixel path); without them, 4-wide generic
+        // tiles; then the right border.
+        for (; ox < ox_lo; ox++)
+            DW_PIXEL(ox);
+        if (tile && ox + 4 <= ox_hi) {
             for (; ox + VB_DW_TILE <= ox_hi; ox += VB_DW_TILE)
                 DW_TILE_AT(tile, ox);
             for (; ox < ox_hi; ox += 4) {
                 if (ox + 4 > ox_hi) ox = ox_hi - 4;
                 DW_TILE_AT(tile4, ox);
             }
-#undef DW_TILE_AT
         }
+#undef DW_EDGE_AT
+#undef DW_TILE_AT
         for (; ox + XT <= ox_hi; ox += XT) {
             const size_t ixb = ox * stride_w - pad_w;
             for (size_t c0 = 0; c0 < cfull; c0 += VL) {
