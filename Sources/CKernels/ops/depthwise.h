@@ -15,65 +15,54 @@
 #define VB_DW_TILE 4
 #endif
 
-// T output pixels (stride S apart) x 16 channels, a KW-wide kernel, rows ky0..ky1: x points at
-// the input pixel under tap (ky0, 0) of the tile's first output, w at tap (0, 0). ReLU is
-// applied as the accumulators are stored (a pass of its own over each row cost MobileOne more).
-#define DEFINE_DW_TILE(KW, S, T, NAME)                                                             \
-    static inline void NAME(const float *x, size_t row, size_t cin, const float *w, size_t cout,  \
-                            size_t ky0, size_t ky1, v16 b, int relu, float *y) {                  \
-        enum { COLS = (T - 1) * S + KW };                                                          \
-        v16 acc[T];                                                                                \
-        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[t] = b;                \
-        for (size_t ky = ky0; ky < ky1; ky++, x += row) {                                          \
-            const float *wr = w + ky * KW * cout;                                                  \
-            v16 wv[KW];                                                                            \
-            _Pragma("clang loop unroll(full)") for (int kx = 0; kx < KW; kx++) wv[kx] =            \
-                load16(wr + kx * cout);                                                            \
-            _Pragma("clang loop unroll(full)") for (int j = 0; j < COLS; j++) {                    \
-                const v16 xv = load16(x + j * cin);                                                \
-                _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                   \
-                    const int kx = j - t * S;                                                      \
-                    if (kx >= 0 && kx < KW) acc[t] += xv * wv[kx];                                 \
-                }                                                                                  \
+// The body of a tile of T output pixels (stride S apart) x 16 channels under a KW-wide kernel,
+// rows ky0..ky1, from the initial accumulator b: window columns j outside [LO, HI) are skipped,
+// and XAT(j) is column j of the current input row xr. ReLU is applied as the accumulators are
+// stored (a pass of its own over each row cost MobileOne more).
+#define DW_TILE_BODY(KW, S, T, LO, HI, XAT)                                                        \
+    v16 acc[T];                                                                                    \
+    _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[t] = b;                    \
+    for (size_t ky = ky0; ky < ky1; ky++, xr += row) {                                             \
+        const float *wr = w + ky * KW * cout;                                                      \
+        v16 wv[KW];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int kx = 0; kx < KW; kx++) wv[kx] =                \
+            load16(wr + kx * cout);                                                                \
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < (T - 1) * S + KW; j++) {            \
+            if (j < (LO) || j >= (HI)) continue;                                                   \
+            const v16 xv = load16(XAT(j));                                                         \
+            _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                       \
+                const int kx = j - t * S;                                                          \
+                if (kx >= 0 && kx < KW) acc[t] += xv * wv[kx];                                     \
             }                                                                                      \
         }                                                                                          \
-        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                           \
-            if (relu) acc[t] = __builtin_elementwise_max(acc[t], (v16){});                         \
-            store16(y + t * cout, acc[t]);                                                         \
-        }                                                                                          \
+    }                                                                                              \
+    _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                               \
+        if (relu) acc[t] = __builtin_elementwise_max(acc[t], (v16){});                             \
+        store16(y + t * cout, acc[t]);                                                             \
+    }
+
+// An interior tile: xr points at the input pixel under tap (ky0, 0) of the tile's first output,
+// w at tap (0, 0).
+#define DW_AT_INTERIOR(j) (xr + (j) * cin)
+#define DEFINE_DW_TILE(KW, S, T, NAME)                                                             \
+    static inline void NAME(const float *xr, size_t row, size_t cin, const float *w, size_t cout, \
+                            size_t ky0, size_t ky1, v16 b, int relu, float *y) {                  \
+        DW_TILE_BODY(KW, S, T, 0, (T - 1) * S + KW, DW_AT_INTERIOR)                                \
     }
 // A 4-wide tile anywhere in a row, borders included: window columns outside the input (the
-// padding) are skipped, neither loaded nor multiplied. x0 is the input row (column 0) under tap
+// padding) are skipped, neither loaded nor multiplied. xr is the input row (column 0) under tap
 // (ky0, 0), ixb the input column of the tile's first window (negative at the left border), iw the
 // row's width. One border pixel at a time (`dw_pixel_vec`) loads an input and a weight per FMA,
 // about twice an interior pixel's cost; a 7x7 kernel has three such pixels at each end of a row.
+#define DW_AT_EDGE(j) (xr + (size_t)(ixb + (j)) * cin)
 #define DEFINE_DW_EDGE_TILE(KW, S, NAME)                                                           \
-    static inline void NAME(const float *x0, long ixb, size_t iw, size_t row, size_t cin,         \
+    static inline void NAME(const float *xr, long ixb, size_t iw, size_t row, size_t cin,         \
                             const float *w, size_t cout, size_t ky0, size_t ky1, v16 b, int relu, \
                             float *y) {                                                           \
-        enum { T = 4, COLS = (T - 1) * S + KW };                                                   \
+        enum { COLS = 3 * S + KW };                                                                \
         const long jlo = ixb < 0 ? -ixb : 0;                                                       \
         const long jhi = (long)iw - ixb < COLS ? (long)iw - ixb : COLS;                            \
-        v16 acc[T];                                                                                \
-        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) acc[t] = b;                \
-        for (size_t ky = ky0; ky < ky1; ky++, x0 += row) {                                         \
-            const float *wr = w + ky * KW * cout;                                                  \
-            v16 wv[KW];                                                                            \
-            _Pragma("clang loop unroll(full)") for (int kx = 0; kx < KW; kx++) wv[kx] =            \
-                load16(wr + kx * cout);                                                            \
-            _Pragma("clang loop unroll(full)") for (int j = 0; j < COLS; j++) {                    \
-                if (j < jlo || j >= jhi) continue;                                                 \
-                const v16 xv = load16(x0 + (size_t)(ixb + j) * cin);                               \
-                _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                   \
-                    const int kx = j - t * S;                                                      \
-                    if (kx >= 0 && kx < KW) acc[t] += xv * wv[kx];                                 \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        _Pragma("clang loop unroll(full)") for (int t = 0; t < T; t++) {                           \
-            if (relu) acc[t] = __builtin_elementwise_max(acc[t], (v16){});                         \
-            store16(y + t * cout, acc[t]);                                                         \
-        }                                                                                          \
+        DW_TILE_BODY(KW, S, 4, jlo, jhi, DW_AT_EDGE)                                               \
     }
 // Each (kernel width, stride) as a VB_DW_TILE-wide tile and a 4-wide one for the row's tail (a
 // 26-pixel interior, 28x28 maps, takes 8+8+8+4, not a last 8 shifted back over 6 done pixels),
@@ -86,6 +75,9 @@ VB_DW_TILED_SHAPES(DEFINE_DW_TILES)
 #undef DEFINE_DW_TILES
 #undef DEFINE_DW_EDGE_TILE
 #undef DEFINE_DW_TILE
+#undef DW_AT_EDGE
+#undef DW_AT_INTERIOR
+#undef DW_TILE_BODY
 
 // The specialised tiles for (kw, stride): VB_DW_TILE wide, 4 wide, and the 4-wide edge tile;
 // NULL when there are none.
