@@ -95,9 +95,8 @@ void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_
                           y, oh, ow, oy0, oy1, act, residual);
 }
 
-int vb_depthwise_edge_tiled(size_t iw, size_t channels, size_t mult, size_t kw, size_t stride_w,
-                            size_t pad_w) {
-    return vb_dw_edge_tiled(iw, channels, mult, kw, stride_w, pad_w);
+int vb_depthwise_edge_tiled(size_t iw, size_t channels, size_t kw, size_t stride_w, size_t pad_w) {
+    return vb_dw_edge_tiled(iw, channels, kw, stride_w, pad_w);
 }
 
 void vb_pad_nhwc(const float *x, size_t ih, size_t iw, size_t c, size_t mult, size_t pad_h,

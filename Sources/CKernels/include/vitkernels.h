@@ -102,12 +102,11 @@ void vb_depthwise_conv2d(const float *x, size_t ih, size_t iw, size_t cin, size_
                          float *y, size_t oh, size_t ow, size_t oy0, size_t oy1,
                          vb_activation act, const float *residual);
 
-/// Whether vb_depthwise_conv2d runs the padded borders of this shape's rows in register tiles
-/// (edge tiles that skip the padding), so that a zero-padded copy of the input gains nothing:
-/// input width iw, channels (input), channel multiplier, kernel width, stride and padding along
+/// Whether vb_depthwise_conv2d, with no channel multiplier, runs the padded borders of this
+/// shape's rows in register tiles (edge tiles that skip the padding), so that a zero-padded copy
+/// of the input gains nothing: input width iw, channels, kernel width, stride and padding along
 /// the width. The same decision for every kernel variant.
-int vb_depthwise_edge_tiled(size_t iw, size_t channels, size_t mult, size_t kw, size_t stride_w,
-                            size_t pad_w);
+int vb_depthwise_edge_tiled(size_t iw, size_t channels, size_t kw, size_t stride_w, size_t pad_w);
 
 /// Writes rows [r0, r1) of the zero-padded image ((ih + 2·pad_h) x (iw + 2·pad_w) x c·mult) of x,
 /// each input channel repeated `mult` times (so that a channel-multiplier conv becomes a

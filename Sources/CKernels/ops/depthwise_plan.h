@@ -44,11 +44,11 @@ static inline int vb_dw_edges_pay(size_t kw, size_t stride_w, size_t ow, size_t 
     return edged < plain;
 }
 
-// The kernel's tiles cover all channels (a tail is one more vector over the last 16) when there
-// is at least one whole vector and no channel multiplier.
-static inline int vb_dw_edge_tiled(size_t iw, size_t channels, size_t mult, size_t kw,
-                                   size_t stride_w, size_t pad_w) {
-    if (mult != 1 || channels < 16 || !vb_dw_tiled_shape(kw, stride_w)) return 0;
+// For a conv with no channel multiplier: the kernel's tiles cover all channels (a tail is one
+// more vector over the last 16) when there is at least one whole vector.
+static inline int vb_dw_edge_tiled(size_t iw, size_t channels, size_t kw, size_t stride_w,
+                                   size_t pad_w) {
+    if (channels < 16 || !vb_dw_tiled_shape(kw, stride_w)) return 0;
     if (iw + 2 * pad_w < kw) return 0;
     const size_t ow = (iw + 2 * pad_w - kw) / stride_w + 1;
     size_t lo, hi;

@@ -148,7 +148,7 @@ public struct Conv2d: Operator {
         guard path == .depthwise else { return false }
         if outChannels != inChannels { return true }
         guard padding.h > 0 || padding.w > 0 else { return false }
-        if vb_depthwise_edge_tiled(input[2], inChannels, 1, kernel.w, stride.w, padding.w) != 0 { return false }
+        if vb_depthwise_edge_tiled(input[2], inChannels, kernel.w, stride.w, padding.w) != 0 { return false }
         return kernel.w >= 5 && outputWidth < 4 * kernel.w
     }
 
