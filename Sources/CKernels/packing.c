@@ -34,3 +34,30 @@ void vb_conv_small_pack(const float *weight, const float *bias, size_t cout, siz
     }
     if (bias) memcpy(packed + taps * cp, bias, cout * sizeof(float));
 }
+
+size_t vb_winograd3x3_packed_size(size_t cin, size_t cout) { return 16 * vb_gemm_packed_size(cin, cout); }
+
+size_t vb_winograd3x3_scratch_floats(size_t cin, size_t cout, size_t tiles) { return 16 * tiles * (cin + cout); }
+
+// U[ξ] = G g Gᵀ for every (output, input) channel pair, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], as 16
+// [cin × cout] matrices, each packed into the GEMM's panels (ops/winograd.h reads them).
+void vb_winograd3x3_pack(const float *weight, size_t cin, size_t cout, float *u, float *packed) {
+    for (size_t o = 0; o < cout; o++)
+        for (size_t c = 0; c < cin; c++) {
+            const float *g = weight + (o * cin + c) * 9;
+            float t[4][3];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int i = 0; i < 4; i++) {
+                const float r[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
+                                    0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+                for (int j = 0; j < 4; j++) u[((size_t)(i * 4 + j) * cin + c) * cout + o] = r[j];
+            }
+        }
+    const size_t ps = vb_gemm_packed_size(cin, cout);
+    for (size_t xi = 0; xi < 16; xi++) vb_gemm_pack_b(u + xi * cin * cout, cout, cin, cout, packed + xi * ps);
+}

@@ -15,6 +15,7 @@
 #include "ops/resize.h"
 #include "ops/gemm.h"
 #include "ops/conv_small.h"
+#include "ops/winograd.h"
 
 const vb_kernel_table VB_VARIANT_TABLE = {
     .isa = VB_VARIANT_ISA,
@@ -37,5 +38,6 @@ const vb_kernel_table VB_VARIANT_TABLE = {
     .gemm_packed_strided = k_gemm_packed_strided,
     .gemm_pack = k_gemm_pack,
     .conv_small = k_conv_small,
+    .winograd3x3 = k_winograd3x3,
     .resize_bilinear_nhwc = k_resize_bilinear_nhwc,
 };

@@ -45,6 +45,14 @@ final class ConvolutionTests: XCTestCase {
         (32, 32, 3, 1, 1, 32, 3, 7),
         (16, 16, 5, 1, 2, 16, 3, 4),
         (20, 20, 7, 1, 3, 20, 2, 64),
+        // Dense 3x3 at stride 1 with one pixel of padding: Winograd F(2x2, 3x3) on the packed
+        // backend. Odd heights and widths (half-used last tiles), channel tails on both sides
+        // (37 = 2·16 + 5 in, 21 = 16 + 5 out), one row of pixels, and a map of 64 tiles (several
+        // tasks per worker at 3 threads).
+        (48, 40, 3, 1, 1, 1, 9, 7),
+        (37, 21, 3, 1, 1, 1, 6, 5),
+        (33, 16, 3, 1, 1, 1, 1, 3),
+        (64, 96, 3, 1, 1, 1, 16, 16),
     ]
 
     /// Every case with GELU (a pass after the kernel), ReLU (applied in the kernels' stores) and
@@ -79,9 +87,24 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(scratch(16, 2, 3, 8), 10 * 10 * 32)
     }
 
+    /// Winograd takes exactly the dense 3x3 convs at stride 1 with one pixel of padding that the
+    /// small-input kernel does not; the cases above check it against the reference.
+    func testWinogradTakesDense3x3ConvsAtStride1() {
+        func path(_ ci: Int, _ co: Int, _ k: Int, stride: Int = 1, padding: Int = 1, groups: Int = 1) -> Conv2d.Path {
+            Conv2d(weight: Tensor(zeros: [co, ci / groups, k, k]), bias: nil, stride: stride, padding: padding, groups: groups).path
+        }
+        XCTAssertEqual(path(48, 48, 3), .winograd)
+        XCTAssertEqual(path(320, 160, 3), .winograd)
+        XCTAssertEqual(path(48, 48, 3, stride: 2), .im2col)
+        XCTAssertEqual(path(48, 48, 3, padding: 0), .im2col)
+        XCTAssertEqual(path(48, 48, 3, groups: 2), .im2col)
+        XCTAssertEqual(path(48, 48, 5, padding: 2), .im2col)
+        XCTAssertEqual(path(16, 48, 3), .smallInput)
+    }
+
     func testResidualIsAddedAfterActivation() throws {
         var rng = makeRNG()
-        for (ci, co, k, s, p, g) in [(16, 16, 3, 1, 1, 16), (8, 8, 1, 1, 0, 1), (8, 8, 3, 1, 1, 1)] {
+        for (ci, co, k, s, p, g) in [(16, 16, 3, 1, 1, 16), (8, 8, 1, 1, 0, 1), (8, 8, 3, 1, 1, 1), (40, 24, 3, 1, 1, 1)] {
             let conv = Conv2d(weight: randomTensor([co, ci / g, k, k], &rng), bias: randomTensor([co], &rng),
                               stride: s, padding: p, groups: g, activation: .relu, addsResidual: true)
             let x = randomTensor([2, 6, 5, ci], &rng), r = randomTensor([2, 6, 5, co], &rng)

@@ -19,7 +19,7 @@ public enum KernelBenchmark {
         public let timings: [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)]
     }
 
-    /// Cases in FastViT-T8@256 order; `sgemm` is appended by `run`.
+    /// Cases in FastViT-T8@256 order, then one of MobileViT-S; `sgemm` is appended by `run`.
     public static func fastViTT8Cases() -> [Case] {
         var rng = SplitMix64(seed: 7)
         var cases: [Case] = []
@@ -47,6 +47,11 @@ public enum KernelBenchmark {
             }
         }
         add("attention", "64 tokens x 384 (12 heads)", ScaledDotProductAttention.fusedQKV(heads: 12, headDim: 32), [[1, 64, 3 * 384]])
+        // Not in FastViT: MobileViT-S's first fusion conv, a dense 3x3 at stride 1 that runs as
+        // Winograd F(2x2, 3x3) on the packed backend. GFLOP/s counts a direct conv's MACs, as
+        // every row does, so it can exceed the sgemm's.
+        add("conv 3x3 2C->C (Winograd)", "1x32x32x192 -> 96",
+            Conv2d(weight: w([96, 192, 3, 3]), bias: w([96]), padding: 1, activation: .silu), [[1, 32, 32, 192]])
         return cases
     }
 
