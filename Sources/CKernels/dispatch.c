@@ -194,10 +194,10 @@ void vb_gemm_packed(const float *a, size_t lda, const float *packed, size_t k, s
                              NULL, 0);
 }
 
-void vb_winograd3x3_conv(const float *x, size_t ih, size_t iw, size_t cin, const float *packed,
-                         size_t cout, const float *bias, float *y, size_t t0, size_t t1,
-                         vb_activation act, const float *residual, float *scratch) {
-    K()->winograd3x3(x, ih, iw, cin, packed, cout, bias, y, t0, t1, act, residual, scratch);
+void vb_winograd3x3_conv(const float *x, size_t ih, size_t iw, size_t cin, size_t stride,
+                         const float *packed, size_t cout, const float *bias, float *y, size_t t0,
+                         size_t t1, vb_activation act, const float *residual, float *scratch) {
+    K()->winograd3x3(x, ih, iw, cin, stride, packed, cout, bias, y, t0, t1, act, residual, scratch);
 }
 
 void vb_conv_small(const float *x, size_t ih, size_t iw, size_t cin, size_t row_stride,

@@ -42,8 +42,8 @@ typedef struct vb_kernel_table {
     void (*conv_small)(const float *, size_t, size_t, size_t, size_t, size_t, size_t,
                        const float *, size_t, size_t, size_t, size_t, size_t, size_t, size_t,
                        float *, size_t, size_t, size_t, size_t, vb_activation, const float *);
-    void (*winograd3x3)(const float *, size_t, size_t, size_t, const float *, size_t, const float *,
-                        float *, size_t, size_t, vb_activation, const float *, float *);
+    void (*winograd3x3)(const float *, size_t, size_t, size_t, size_t, const float *, size_t,
+                        const float *, float *, size_t, size_t, vb_activation, const float *, float *);
     void (*resize_bilinear_nhwc)(const float *, size_t, size_t, const int64_t *, const float *,
                                  const int64_t *, const float *, float *, size_t, size_t, size_t);
 } vb_kernel_table;

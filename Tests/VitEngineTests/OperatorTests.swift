@@ -45,14 +45,18 @@ final class ConvolutionTests: XCTestCase {
         (32, 32, 3, 1, 1, 32, 3, 7),
         (16, 16, 5, 1, 2, 16, 3, 4),
         (20, 20, 7, 1, 3, 20, 2, 64),
-        // Dense 3x3 at stride 1 with one pixel of padding: Winograd F(2x2, 3x3) on the packed
-        // backend. Odd heights and widths (half-used last tiles), channel tails on both sides
-        // (37 = 2·16 + 5 in, 21 = 16 + 5 out), one row of pixels, and a map of 64 tiles (several
-        // tasks per worker at 3 threads).
+        // Dense 3x3 with one pixel of padding, at stride 1 and 2: Winograd on the packed backend.
+        // Odd output heights and widths (half-used last tiles), channel tails on both sides
+        // (37 = 2·16 + 5 and 53 = 3·16 + 5 in, 21 = 16 + 5 out), one row of pixels, and maps of
+        // 64 tiles (several tasks per worker at 3 threads).
         (48, 40, 3, 1, 1, 1, 9, 7),
         (37, 21, 3, 1, 1, 1, 6, 5),
         (33, 16, 3, 1, 1, 1, 1, 3),
         (64, 96, 3, 1, 1, 1, 16, 16),
+        (48, 40, 3, 2, 1, 1, 9, 7),
+        (53, 21, 3, 2, 1, 1, 8, 10),
+        (48, 16, 3, 2, 1, 1, 1, 4),
+        (64, 96, 3, 2, 1, 1, 30, 30),
     ]
 
     /// Every case with GELU (a pass after the kernel), ReLU (applied in the kernels' stores) and
@@ -87,15 +91,18 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(scratch(16, 2, 3, 8), 10 * 10 * 32)
     }
 
-    /// Winograd takes exactly the dense 3x3 convs at stride 1 with one pixel of padding that the
-    /// small-input kernel does not; the cases above check it against the reference.
+    /// Winograd takes exactly the dense 3x3 convs with one pixel of padding at stride 1, and at
+    /// stride 2 from 48 input channels, that the small-input kernel does not; the cases above
+    /// check it against the reference.
     func testWinogradTakesDense3x3ConvsAtStride1() {
         func path(_ ci: Int, _ co: Int, _ k: Int, stride: Int = 1, padding: Int = 1, groups: Int = 1) -> Conv2d.Path {
             Conv2d(weight: Tensor(zeros: [co, ci / groups, k, k]), bias: nil, stride: stride, padding: padding, groups: groups).path
         }
         XCTAssertEqual(path(48, 48, 3), .winograd)
         XCTAssertEqual(path(320, 160, 3), .winograd)
-        XCTAssertEqual(path(48, 48, 3, stride: 2), .im2col)
+        XCTAssertEqual(path(48, 96, 3, stride: 2), .winograd)
+        XCTAssertEqual(path(40, 40, 3, stride: 2), .im2col)
+        XCTAssertEqual(path(48, 48, 3, stride: 3), .im2col)
         XCTAssertEqual(path(48, 48, 3, padding: 0), .im2col)
         XCTAssertEqual(path(48, 48, 3, groups: 2), .im2col)
         XCTAssertEqual(path(48, 48, 5, padding: 2), .im2col)

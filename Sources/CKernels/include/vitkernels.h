@@ -201,20 +201,23 @@ void vb_gemm_packed_epilogue(const float *a, size_t lda, const float *packed, si
                              size_t k, size_t n, float *c, size_t ldc, size_t m, const float *bias,
                              vb_activation act, const float *residual, size_t ldr);
 
-/// 3x3 convs at stride 1 with one pixel of zero padding, one group, by Winograd F(2x2, 3x3)
-/// (ops/winograd.h). Floats `vb_winograd3x3_pack` writes for cin → cout channels.
+/// 3x3 convs at stride 1 or 2 with one pixel of zero padding, one group, by Winograd's minimal
+/// filtering (ops/winograd.h): F(2x2, 3x3) at stride 1, F(2, 2) on the outer taps at stride 2.
+/// Floats `vb_winograd3x3_pack` writes for cin → cout channels (either stride).
 size_t vb_winograd3x3_packed_size(size_t cin, size_t cout);
-/// Transforms OIHW weights [cout, cin, 3, 3] into 16 [cin × cout] matrices (`work`: 16·cin·cout
-/// floats) and packs each for the GEMM.
-void vb_winograd3x3_pack(const float *weight, size_t cin, size_t cout, float *work, float *packed);
-/// Scratch floats one call over `tiles` tiles needs.
-size_t vb_winograd3x3_scratch_floats(size_t cin, size_t cout, size_t tiles);
-/// Output tiles [t0, t1) of one NHWC image [ih, iw, cin] → y [ih, iw, cout]: tiles are the 2x2
-/// output blocks in raster order, ceil(ih/2) × ceil(iw/2) of them. Epilogue: y = act(conv + bias)
-/// + residual ([ih, iw, cout], may be NULL); bias may be NULL.
-void vb_winograd3x3_conv(const float *x, size_t ih, size_t iw, size_t cin, const float *packed,
-                         size_t cout, const float *bias, float *y, size_t t0, size_t t1,
-                         vb_activation act, const float *residual, float *scratch);
+/// Transforms OIHW weights [cout, cin, 3, 3] for `stride` (1 or 2) into 16 [cin × cout]
+/// matrices (`work`: 16·cin·cout floats) and packs each for the GEMM.
+void vb_winograd3x3_pack(const float *weight, size_t cin, size_t cout, size_t stride, float *work,
+                         float *packed);
+/// Scratch floats one call over `tiles` tiles needs at `stride`.
+size_t vb_winograd3x3_scratch_floats(size_t cin, size_t cout, size_t tiles, size_t stride);
+/// Output tiles [t0, t1) of one NHWC image [ih, iw, cin] → y [oh, ow, cout] (oh = ih at stride 1,
+/// (ih − 1) / 2 + 1 at stride 2; ow alike): tiles are the 2x2 output blocks in raster order,
+/// ceil(oh/2) × ceil(ow/2) of them. Epilogue: y = act(conv + bias) + residual ([oh, ow, cout],
+/// may be NULL); bias may be NULL.
+void vb_winograd3x3_conv(const float *x, size_t ih, size_t iw, size_t cin, size_t stride,
+                         const float *packed, size_t cout, const float *bias, float *y, size_t t0,
+                         size_t t1, vb_activation act, const float *residual, float *scratch);
 
 #ifdef __cplusplus
 }

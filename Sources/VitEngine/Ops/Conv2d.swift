@@ -10,9 +10,10 @@ import CKernels
 ///   (`NCHWInputConv2d`);
 /// - depthwise and channel-multiplier (one input channel per group): a direct register-tiled
 ///   kernel vectorised over channels;
-/// - 3x3 at stride 1 with one pixel of padding, one group (MobileViT's local and fusion convs):
-///   Winograd F(2x2, 3x3), 16 GEMMs on transformed tiles, 2.25x fewer multiplies
-///   (`vb_winograd3x3_conv`) — on the packed backend; a BLAS backend runs them by im2col;
+/// - 3x3 at stride 1 or 2 with one pixel of padding, one group (MobileViT's local and fusion
+///   convs, LeViT's stem): Winograd's minimal filtering on transformed 2x2 output tiles, 2.25x
+///   (stride 1) or 1.44x (stride 2) fewer multiplies (`vb_winograd3x3_conv`) — on the packed
+///   backend; a BLAS backend runs them by im2col;
 /// - everything else: im2col of a tile of output pixels into scratch, then GEMM, per group.
 public struct Conv2d: Operator {
     public let inChannels: Int
@@ -68,7 +69,7 @@ public struct Conv2d: Operator {
             path = .smallInput
         } else if cg == 1 {
             path = .depthwise
-        } else if Conv2d.runsWinograd(kernel: (kh, kw), stride: stride, padding: padding, groups: groups) {
+        } else if Conv2d.runsWinograd(inChannels: cg, kernel: (kh, kw), stride: stride, padding: padding, groups: groups) {
             path = .winograd
         } else {
             path = .im2col
@@ -79,7 +80,9 @@ public struct Conv2d: Operator {
             var values = [Float](repeating: 0, count: vb_winograd3x3_packed_size(cg, co))
             var work = [Float](repeating: 0, count: 16 * cg * co)
             values.withUnsafeMutableBufferPointer { out in
-                work.withUnsafeMutableBufferPointer { vb_winograd3x3_pack(weight.data, cg, co, $0.baseAddress, out.baseAddress) }
+                work.withUnsafeMutableBufferPointer {
+                    vb_winograd3x3_pack(weight.data, cg, co, stride.h, $0.baseAddress, out.baseAddress)
+                }
             }
             return PackedWeights(values)
         }
@@ -113,13 +116,18 @@ public struct Conv2d: Operator {
             && kernelWidth * inChannels <= Int(VB_CONV_SMALL_MAX_ROW_TAPS)
     }
 
-    /// 3x3 convs at stride 1 with one pixel of padding and one group, wider than the small-input
-    /// kernel takes. Against im2col + GEMM (Zen 4, one core, the packed GEMM under both): 1.9–2.1x
-    /// faster at 32x32x192→96, 16x16x256→128 and 8x8x320→160 (MobileViT-S's fusion convs),
-    /// 1.8x at 64x64x48→48 and 32x32x64→64, at avx512, avx2 and baseline alike.
-    static func runsWinograd(kernel: (h: Int, w: Int), stride: (h: Int, w: Int), padding: (h: Int, w: Int),
-                             groups: Int) -> Bool {
-        kernel == (3, 3) && stride == (1, 1) && padding == (1, 1) && groups == 1
+    /// 3x3 convs with one pixel of padding and one group, wider than the small-input kernel takes:
+    /// at stride 1, and at stride 2 from 48 input channels. Against im2col + GEMM (Zen 4, one
+    /// core, the packed GEMM under both), stride 1: 1.9–2.1x faster at 32x32x192→96,
+    /// 16x16x256→128 and 8x8x320→160 (MobileViT-S's fusion convs), 1.8x at 64x64x48→48 and
+    /// 32x32x64→64, at avx512, avx2 and baseline alike. Stride 2 (LeViT-384's stem, inputs
+    /// 112x112x48→96, 56x56x96→192, 28x28x192→384): 1.13x, 1.23x, 1.33x at avx512, 1.08x and
+    /// 1.19x (the first two) at avx2, 1.27x and 1.32x at baseline; at 40 input channels a 16x16
+    /// map ran 5% slower, where the transforms weigh more against shorter products.
+    static func runsWinograd(inChannels: Int, kernel: (h: Int, w: Int), stride: (h: Int, w: Int),
+                             padding: (h: Int, w: Int), groups: Int) -> Bool {
+        guard kernel == (3, 3) && padding == (1, 1) && groups == 1 else { return false }
+        return stride == (1, 1) || (stride == (2, 2) && inChannels >= 48)
     }
 
     public var kind: String {
@@ -190,10 +198,10 @@ public struct Conv2d: Operator {
         case .im2col: return threads * im2colTile * kernel.h * kernel.w * (inChannels / groups)
         case .winograd:
             // Either kernel may run: Winograd on the packed backend, im2col on a BLAS one.
-            let x = inputs[0], tiles = ((x[1] + 1) / 2) * ((x[2] + 1) / 2)
+            let tiles = ((output[1] + 1) / 2) * ((output[2] + 1) / 2)
             let perTask = Conv2d.winogradTilesPerTask(tiles: tiles, threads: threads)
             return threads * max(im2colTile * 9 * inChannels,
-                                 vb_winograd3x3_scratch_floats(inChannels, outChannels, min(perTask, tiles)))
+                                 vb_winograd3x3_scratch_floats(inChannels, outChannels, min(perTask, tiles), stride.h))
         case .depthwise:
             let x = inputs[0]
             return padsInput(x, outputWidth: output[2])
@@ -254,12 +262,12 @@ public struct Conv2d: Operator {
             let tiles = ((oh + 1) / 2) * ((ow + 1) / 2)
             let perTask = min(tiles, Conv2d.winogradTilesPerTask(tiles: tiles, threads: pool.threadCount))
             let tasksPerImage = (tiles + perTask - 1) / perTask
-            let workerFloats = vb_winograd3x3_scratch_floats(cin, cout, perTask)
+            let workerFloats = vb_winograd3x3_scratch_floats(cin, cout, perTask, sh)
             return {
                 withExtendedLifetime((keep, u)) {
                     pool.parallelFor(n * tasksPerImage) { t, worker in
                         let img = t / tasksPerImage, t0 = (t % tasksPerImage) * perTask
-                        vb_winograd3x3_conv(x + img * ih * iw * cin, ih, iw, cin, up, cout, bp,
+                        vb_winograd3x3_conv(x + img * ih * iw * cin, ih, iw, cin, sh, up, cout, bp,
                                             y + img * oh * ow * cout, t0, min(tiles, t0 + perTask), act,
                                             residual.map { $0 + img * oh * ow * cout }, scratch + worker * workerFloats)
                     }
