@@ -171,8 +171,9 @@ public struct Conv2d: Operator {
     private var im2colTile: Int { 64 }
 
     /// Winograd tiles (2x2 output pixels) per task: up to 32 (measured 6–48 within 3% of each
-    /// other at 16x16x256→128), fewer where that leaves a worker under four tasks; 16·(cin + cout)
-    /// floats of scratch each.
+    /// other at 16x16x256→128, 8–32 at 28x28x192→384 at stride 2), fewer where that leaves a
+    /// worker under four tasks; 16·(cin + cout) floats of scratch each at stride 1, 25·(cin + cout)
+    /// at stride 2.
     static func winogradTilesPerTask(tiles: Int, threads: Int) -> Int {
         min(32, max(8, (tiles + 4 * threads - 1) / (4 * threads)))
     }
@@ -211,6 +212,8 @@ public struct Conv2d: Operator {
     }
 
     public func bindOptimized(_ c: StepContext) -> () -> Void {
+        // Before `packed` is touched: the packed backend never needs the im2col layout.
+        if path == .winograd && c.packsWeights { return bindWinograd(c) }
         let x = c.inputs[0], y = c.output, pool = c.pool, gemm = c.gemm
         let residual: UnsafePointer<Float>? = addsResidual ? UnsafePointer(c.inputs[1]) : nil
         let n = c.outputShape[0], oh = c.outputShape[1], ow = c.outputShape[2]
@@ -311,6 +314,32 @@ public struct Conv2d: Operator {
 }
 
 extension Conv2d {
+    /// Winograd tiles of one image per task (`vb_winograd3x3_conv`), on weights transformed and
+    /// packed once.
+    func bindWinograd(_ c: StepContext) -> () -> Void {
+        let x = c.inputs[0], y = c.output, pool = c.pool, scratch = c.scratch
+        let residual: UnsafePointer<Float>? = addsResidual ? UnsafePointer(c.inputs[1]) : nil
+        let n = c.outputShape[0], oh = c.outputShape[1], ow = c.outputShape[2]
+        let ih = c.inputShapes[0][1], iw = c.inputShapes[0][2]
+        let cin = inChannels, cout = outChannels, stride = self.stride.h, act = activation.c
+        let u = winogradConstant!.value, up = UnsafePointer(u.pointer)
+        let bp = packedBias.map { UnsafePointer($0.pointer) }, keep = (u, packedBias)
+        let tiles = ((oh + 1) / 2) * ((ow + 1) / 2)
+        let perTask = min(tiles, Conv2d.winogradTilesPerTask(tiles: tiles, threads: pool.threadCount))
+        let tasksPerImage = (tiles + perTask - 1) / perTask
+        let workerFloats = vb_winograd3x3_scratch_floats(cin, cout, perTask, stride)
+        return {
+            withExtendedLifetime(keep) {
+                pool.parallelFor(n * tasksPerImage) { t, worker in
+                    let img = t / tasksPerImage, t0 = (t % tasksPerImage) * perTask
+                    vb_winograd3x3_conv(x + img * ih * iw * cin, ih, iw, cin, stride, up, cout, bp,
+                                        y + img * oh * ow * cout, t0, min(tiles, t0 + perTask), act,
+                                        residual.map { $0 + img * oh * ow * cout }, scratch + worker * workerFloats)
+                }
+            }
+        }
+    }
+
     /// The few-input-channels kernel over an input of `height`×`width` pixels whose value
     /// (iy, ix, c) of each image lies at row·iy + pixel·ix + channel·c: NHWC, or NCHW for
     /// `NCHWInputConv2d`.
