@@ -41,42 +41,35 @@ size_t vb_winograd3x3_scratch_floats(size_t cin, size_t cout, size_t tiles, size
     return (stride == 2 ? 25 : 16) * tiles * (cin + cout);
 }
 
-// Stride 1: U[ξ] = G g Gᵀ for every (output, input) channel pair, G = [1 0 0; ½ ½ ½; ½ −½ ½;
-// 0 0 1]. Stride 2: U[fy·4 + fx] = (F g Fᵀ)[fy][fx], F's rows w0, w0 + w2, w2, w1 (the outer
-// taps' F(2, 2) and the centre tap). Either way 16 [cin × cout] matrices, each packed into the
-// GEMM's panels (ops/winograd.h reads them).
+// One axis of the weight transform: a filter's three taps g to the four filters its positions
+// multiply. Stride 1: G g, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. Stride 2: w0, w0 + w2, w2, w1 (the
+// outer taps' F(2, 2) and the centre tap).
+static void winograd_filter_axis(const float g[3], size_t stride, float out[4]) {
+    if (stride == 2) {
+        out[0] = g[0], out[1] = g[0] + g[2], out[2] = g[2], out[3] = g[1];
+    } else {
+        out[0] = g[0], out[1] = 0.5f * (g[0] + g[1] + g[2]), out[2] = 0.5f * (g[0] - g[1] + g[2]), out[3] = g[2];
+    }
+}
+
+// U[i·4 + j] for every (output, input) channel pair: the axis transform on the filter's columns,
+// then on its rows (G g Gᵀ at stride 1), as 16 [cin × cout] matrices, each packed into the GEMM's
+// panels (ops/winograd.h reads them).
 void vb_winograd3x3_pack(const float *weight, size_t cin, size_t cout, size_t stride, float *u,
                          float *packed) {
     for (size_t o = 0; o < cout; o++)
         for (size_t c = 0; c < cin; c++) {
             const float *g = weight + (o * cin + c) * 9;
-            float t[4][3], r[4][4];
+            float t[4][3], r[4];
             for (int j = 0; j < 3; j++) {
-                if (stride == 2) {
-                    t[0][j] = g[j];
-                    t[1][j] = g[j] + g[6 + j];
-                    t[2][j] = g[6 + j];
-                    t[3][j] = g[3 + j];
-                } else {
-                    t[0][j] = g[j];
-                    t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                    t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                    t[3][j] = g[6 + j];
-                }
+                const float column[3] = {g[j], g[3 + j], g[6 + j]};
+                float f[4];
+                winograd_filter_axis(column, stride, f);
+                for (int i = 0; i < 4; i++) t[i][j] = f[i];
             }
             for (int i = 0; i < 4; i++) {
-                if (stride == 2) {
-                    r[i][0] = t[i][0];
-                    r[i][1] = t[i][0] + t[i][2];
-                    r[i][2] = t[i][2];
-                    r[i][3] = t[i][1];
-                } else {
-                    r[i][0] = t[i][0];
-                    r[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                    r[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                    r[i][3] = t[i][2];
-                }
-                for (int j = 0; j < 4; j++) u[((size_t)(i * 4 + j) * cin + c) * cout + o] = r[i][j];
+                winograd_filter_axis(t[i], stride, r);
+                for (int j = 0; j < 4; j++) u[((size_t)(i * 4 + j) * cin + c) * cout + o] = r[j];
             }
         }
     const size_t ps = vb_gemm_packed_size(cin, cout);
