@@ -30,11 +30,16 @@ public struct Conv2d: Operator {
 
     enum Path { case pointwise, smallInput, depthwise, im2col, winograd }
     let path: Path
-    /// pointwise: [cin, cout]; smallInput: `vb_conv_small_pack`'s layout, bias included;
-    /// depthwise: [kh, kw, cout]; im2col and winograd: per group [kh*kw*cg, coutg] (what a BLAS
-    /// backend multiplies by).
+    /// smallInput: `vb_conv_small_pack`'s layout, bias included; depthwise: [kh, kw, cout];
+    /// im2col and winograd: per group [kh*kw*cg, coutg] (what a BLAS backend multiplies by).
+    /// Not pointwise: a 1x1 conv multiplies by `productWeights`.
     var packed: PackedWeights { packedConstant.value }
     private let packedConstant: LazyConstant<PackedWeights>
+    /// pointwise: the weights in each backend's layout, made from `weight` as it is.
+    private let productWeights: ProductWeights?
+    /// im2col: the packed backend's panels of each group, packed from a transient copy of the
+    /// BLAS layout, so that an operator holds one layout or the other, not both.
+    private let im2colPanelsConstant: LazyConstant<[PackedMatrix]>?
     /// winograd: `vb_winograd3x3_pack`'s 16 transformed, packed matrices (the packed backend's).
     private let winogradConstant: LazyConstant<PackedWeights>?
     let packedBias: PackedWeights?
@@ -76,6 +81,15 @@ public struct Conv2d: Operator {
         }
         self.path = path
         let biasValues = bias?.data
+        productWeights = path == .pointwise ? ProductWeights(outByIn: weight.data, k: cg, n: co) : nil
+        // [G, coutg, cg, kh, kw] → [G, kh, kw, cg, coutg]
+        let groupMajor = { weight.reshaped([groups, co / groups, cg, kh, kw]).permuted([0, 3, 4, 2, 1]) }
+        im2colPanelsConstant = path != .im2col ? nil : LazyConstant {
+            let kcols = kh * kw * cg, coutg = co / groups
+            return groupMajor().data.withUnsafeBufferPointer { w in
+                (0..<groups).map { PackedMatrix(w.baseAddress! + $0 * kcols * coutg, k: kcols, n: coutg) }
+            }
+        }
         winogradConstant = path != .winograd ? nil : LazyConstant {
             var values = [Float](repeating: 0, count: vb_winograd3x3_packed_size(cg, co))
             var work = [Float](repeating: 0, count: 16 * cg * co)
@@ -89,7 +103,7 @@ public struct Conv2d: Operator {
         packedConstant = LazyConstant {
             switch path {
             case .pointwise:
-                return PackedWeights(weight.reshaped([co, cg]).permuted([1, 0]))
+                preconditionFailure("a 1x1 conv multiplies by its ProductWeights")
             case .smallInput:
                 var values = [Float](repeating: 0, count: vb_conv_small_packed_size(co, cg, kh, kw))
                 values.withUnsafeMutableBufferPointer {
@@ -99,8 +113,7 @@ public struct Conv2d: Operator {
             case .depthwise:
                 return PackedWeights(weight.reshaped([co, kh, kw]).permuted([1, 2, 0]))
             case .im2col, .winograd:
-                // [G, coutg, cg, kh, kw] → [G, kh, kw, cg, coutg]
-                return PackedWeights(weight.reshaped([groups, co / groups, cg, kh, kw]).permuted([0, 3, 4, 2, 1]))
+                return PackedWeights(groupMajor())
             }
         }
     }
@@ -141,6 +154,22 @@ public struct Conv2d: Operator {
     }
 
     public var parameterCount: Int { weight.count + (bias?.count ?? 0) }
+
+    public var constantFloats: Int {
+        let cg = inChannels / groups, b = bias?.count ?? 0
+        switch path {
+        case .pointwise: return vb_gemm_packed_size(inChannels, outChannels) + b
+        case .smallInput: return vb_conv_small_packed_size(outChannels, cg, kernel.h, kernel.w) + b
+        case .depthwise: return weight.count + b
+        case .im2col: return groups * vb_gemm_packed_size(kernel.h * kernel.w * cg, outChannels / groups) + b
+        case .winograd: return vb_winograd3x3_packed_size(inChannels, outChannels) + b
+        }
+    }
+
+    /// pointwise: the product on each pixel's channels.
+    var pointwiseGEMM: RowTiledGEMM {
+        RowTiledGEMM(k: inChannels, n: outChannels, weights: productWeights!, bias: packedBias, activation: activation)
+    }
 
     public func outputShape(for inputs: [[Int]]) throws -> [Int] {
         guard inputs.count == (addsResidual ? 2 : 1) else {
@@ -212,11 +241,16 @@ public struct Conv2d: Operator {
     }
 
     public func bindOptimized(_ c: StepContext) -> () -> Void {
-        // Before `packed` is touched: the packed backend never needs the im2col layout.
-        if path == .winograd && c.packsWeights { return bindWinograd(c) }
         let x = c.inputs[0], y = c.output, pool = c.pool, gemm = c.gemm
         let residual: UnsafePointer<Float>? = addsResidual ? UnsafePointer(c.inputs[1]) : nil
         let n = c.outputShape[0], oh = c.outputShape[1], ow = c.outputShape[2]
+        // Before `packed` is touched: the packed backend never needs the BLAS layouts.
+        if path == .pointwise {
+            return pointwiseGEMM.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm,
+                                      packsWeights: c.packsWeights)
+        }
+        if path == .winograd && c.packsWeights { return bindWinograd(c) }
+        if path == .im2col && c.packsWeights { return bindIm2col(c, panels: im2colPanelsConstant!.value) }
         let ih = c.inputShapes[0][1], iw = c.inputShapes[0][2]
         let cin = inChannels, cout = outChannels, kh = kernel.h, kw = kernel.w
         let sh = stride.h, sw = stride.w, ph = padding.h, pw = padding.w
@@ -224,9 +258,7 @@ public struct Conv2d: Operator {
         let act = activation.c, keep = (packed, packedBias)
         switch path {
         case .pointwise:
-            let tiled = RowTiledGEMM(k: cin, n: cout, weight: packed, bias: packedBias, activation: activation)
-            return tiled.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm,
-                              packsWeights: c.packsWeights)
+            preconditionFailure("bound above")
         case .smallInput:
             return bindSmallInput(c, height: ih, width: iw, inputStrides: (row: iw * cin, pixel: cin, channel: 1))
         case .depthwise:
@@ -260,60 +292,56 @@ public struct Conv2d: Operator {
                     }
                 }
             }
-        case .winograd where c.packsWeights:
-            let u = winogradConstant!.value, up = UnsafePointer(u.pointer), scratch = c.scratch
-            let tiles = ((oh + 1) / 2) * ((ow + 1) / 2)
-            let perTask = min(tiles, Conv2d.winogradTilesPerTask(tiles: tiles, threads: pool.threadCount))
-            let tasksPerImage = (tiles + perTask - 1) / perTask
-            let workerFloats = vb_winograd3x3_scratch_floats(cin, cout, perTask, sh)
-            return {
-                withExtendedLifetime((keep, u)) {
-                    pool.parallelFor(n * tasksPerImage) { t, worker in
-                        let img = t / tasksPerImage, t0 = (t % tasksPerImage) * perTask
-                        vb_winograd3x3_conv(x + img * ih * iw * cin, ih, iw, cin, sh, up, cout, bp,
-                                            y + img * oh * ow * cout, t0, min(tiles, t0 + perTask), act,
-                                            residual.map { $0 + img * oh * ow * cout }, scratch + worker * workerFloats)
-                    }
-                }
-            }
         case .im2col, .winograd:
-            let g = groups, cg = cin / g, coutg = cout / g, kcols = kh * kw * cg
-            let tile = im2colTile, scratch = c.scratch
-            let tilesPerImage = (oh * ow + tile - 1) / tile
-            // The packed backend multiplies by weights packed once here; the BLAS one by the
-            // [kh·kw·cg, coutg] weights of each group as they are.
-            let groupPacks = c.packsWeights ? (0..<g).map { PackedMatrix(wp + $0 * kcols * coutg, k: kcols, n: coutg) } : []
-            return {
-                withExtendedLifetime((keep, groupPacks)) {
-                    pool.parallelFor(n * tilesPerImage) { t, worker in
-                        let img = t / tilesPerImage
-                        let p0 = (t % tilesPerImage) * tile, p1 = min(oh * ow, p0 + tile)
-                        let col = scratch + worker * tile * kcols
-                        let xi = x + img * ih * iw * cin
-                        let yt = y + (img * oh * ow + p0) * cout
-                        let rt = residual.map { $0 + (img * oh * ow + p0) * cout }
-                        for gi in 0..<g {
-                            vb_im2col(xi, ih, iw, cin, gi * cg, cg, kh, kw, sh, sw, ph, pw, ow, p0, p1, col)
-                            if groupPacks.isEmpty {
-                                gemm.sgemm(transA: false, transB: false, m: p1 - p0, n: coutg, k: kcols, alpha: 1,
-                                           a: col, lda: kcols, b: wp + gi * kcols * coutg, ldb: coutg,
-                                           beta: 0, c: yt + gi * coutg, ldc: cout)
-                            } else {
-                                groupPacks[gi].multiply(col, lda: kcols, rows: p1 - p0, columns: 0, coutg, into: yt + gi * coutg, ldc: cout,
-                                                        bias: bp.map { $0 + gi * coutg }, activation: act, residual: rt.map { $0 + gi * coutg })
-                            }
-                        }
-                        if groupPacks.isEmpty {
-                            vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act, rt, cout)
-                        }
-                    }
-                }
-            }
+            // Winograd on a BLAS backend: im2col, so that the backend's own library is measured.
+            return bindIm2col(c, panels: nil)
         }
     }
 }
 
 extension Conv2d {
+    /// Tiles of output pixels per task: each gathered (`vb_im2col`) into the worker's scratch and
+    /// multiplied by each group's weights — the packed backend's `panels`, or (nil) the BLAS
+    /// layout [kh·kw·cg, coutg] of each group as it is.
+    func bindIm2col(_ c: StepContext, panels: [PackedMatrix]?) -> () -> Void {
+        let x = c.inputs[0], y = c.output, pool = c.pool, gemm = c.gemm, scratch = c.scratch
+        let residual: UnsafePointer<Float>? = addsResidual ? UnsafePointer(c.inputs[1]) : nil
+        let n = c.outputShape[0], oh = c.outputShape[1], ow = c.outputShape[2]
+        let ih = c.inputShapes[0][1], iw = c.inputShapes[0][2]
+        let cin = inChannels, cout = outChannels, kh = kernel.h, kw = kernel.w
+        let sh = stride.h, sw = stride.w, ph = padding.h, pw = padding.w, act = activation.c
+        let g = groups, cg = cin / g, coutg = cout / g, kcols = kh * kw * cg
+        let blasWeights = panels == nil ? packed : nil
+        let wp = blasWeights.map { UnsafePointer($0.pointer) }, bp = packedBias.map { UnsafePointer($0.pointer) }
+        let tile = im2colTile, tilesPerImage = (oh * ow + tile - 1) / tile
+        return {
+            withExtendedLifetime((blasWeights, panels, packedBias)) {
+                pool.parallelFor(n * tilesPerImage) { t, worker in
+                    let img = t / tilesPerImage
+                    let p0 = (t % tilesPerImage) * tile, p1 = min(oh * ow, p0 + tile)
+                    let col = scratch + worker * tile * kcols
+                    let xi = x + img * ih * iw * cin
+                    let yt = y + (img * oh * ow + p0) * cout
+                    let rt = residual.map { $0 + (img * oh * ow + p0) * cout }
+                    for gi in 0..<g {
+                        vb_im2col(xi, ih, iw, cin, gi * cg, cg, kh, kw, sh, sw, ph, pw, ow, p0, p1, col)
+                        if let panels {
+                            panels[gi].multiply(col, lda: kcols, rows: p1 - p0, columns: 0, coutg, into: yt + gi * coutg, ldc: cout,
+                                                bias: bp.map { $0 + gi * coutg }, activation: act, residual: rt.map { $0 + gi * coutg })
+                        } else {
+                            gemm.sgemm(transA: false, transB: false, m: p1 - p0, n: coutg, k: kcols, alpha: 1,
+                                       a: col, lda: kcols, b: wp! + gi * kcols * coutg, ldb: coutg,
+                                       beta: 0, c: yt + gi * coutg, ldc: cout)
+                        }
+                    }
+                    if panels == nil {
+                        vb_bias_act_residual(yt, p1 - p0, cout, cout, bp, act, rt, cout)
+                    }
+                }
+            }
+        }
+    }
+
     /// Winograd tiles of one image per task (`vb_winograd3x3_conv`), on weights transformed and
     /// packed once.
     func bindWinograd(_ c: StepContext) -> () -> Void {
@@ -384,6 +412,7 @@ public struct NCHWInputConv2d: Operator {
 
     public var kind: String { conv.kind }
     public var parameterCount: Int { conv.parameterCount }
+    public var constantFloats: Int { conv.constantFloats }
 
     /// The NHWC shape the wrapped conv sees for an NCHW input shape.
     static func nhwc(_ s: [Int]) -> [Int] { [s[0], s[2], s[3], s[1]] }

@@ -22,6 +22,7 @@ public struct LayerNormLinear: Operator {
 
     public var kind: String { "layernorm.linear" }
     public var parameterCount: Int { norm.parameterCount + linear.parameterCount }
+    public var constantFloats: Int { norm.constantFloats + linear.constantFloats }
 
     public func outputShape(for inputs: [[Int]]) throws -> [Int] { try linear.outputShape(for: inputs) }
 
@@ -37,10 +38,10 @@ public struct LayerNormLinear: Operator {
         let residual: UnsafePointer<Float>? = linear.addsResidual ? UnsafePointer(c.inputs[1]) : nil
         let gamma = UnsafePointer(norm.gamma.pointer), beta = UnsafePointer(norm.beta.pointer), eps = norm.eps
         let gemm = linear.tiled, blas = c.gemm, pool = c.pool, tile = Self.tileRows
-        let packed = c.packsWeights ? PackedMatrix(gemm.weight.pointer, k: k, n: n) : nil
+        let w = gemm.bound(packsWeights: c.packsWeights)
         // The packed product splits columns too when rows are few (`GEMMTiles`); each column
         // block normalises its rows again, a k-wide pass that is small beside its m·k·32 MACs.
-        let tiles = GEMMTiles(rows: rows, columns: n, threads: packed == nil ? 1 : pool.threadCount)
+        let tiles = GEMMTiles(rows: rows, columns: n, threads: c.packsWeights ? pool.threadCount : 1)
         return {
             withExtendedLifetime(norm) {
                 pool.parallelFor(tiles.count) { t, worker in
@@ -48,7 +49,7 @@ public struct LayerNormLinear: Operator {
                     let normed = scratch + worker * tile * k
                     vb_layernorm(x + r0 * k, normed, k, 0, m, gamma, beta, eps)
                     gemm.multiply(normed, lda: k, rows: m, columns: c0, cols, into: y + r0 * n + c0, ldc: n,
-                                  residual: residual.map { $0 + r0 * n + c0 }, packed: packed, gemm: blas)
+                                  residual: residual.map { $0 + r0 * n + c0 }, weights: w, gemm: blas)
                 }
             }
         }

@@ -19,7 +19,7 @@ extension Conv2d: RowProduct {
     var outFeatures: Int { outChannels }
     var rowGEMM: RowTiledGEMM {
         precondition(path == .pointwise, "only a 1x1 conv is a product on each pixel's channels")
-        return RowTiledGEMM(k: inChannels, n: outChannels, weight: packed, bias: packedBias, activation: activation)
+        return pointwiseGEMM
     }
 }
 
@@ -67,6 +67,7 @@ public struct PointwiseMlp: Operator {
 
     public var kind: String { "mlp" }
     public var parameterCount: Int { (norm?.parameterCount ?? 0) + fc1.parameterCount + fc2.parameterCount }
+    public var constantFloats: Int { (norm?.constantFloats ?? 0) + fc1.constantFloats + fc2.constantFloats }
     var hiddenFeatures: Int { fc1.outFeatures }
 
     public func outputShape(for inputs: [[Int]]) throws -> [Int] {
@@ -117,8 +118,7 @@ public struct PointwiseMlp: Operator {
             return { first(); second() }
         }
         let rowTiles = GEMMTiles.rowTiles(rows), tile = GEMMTiles.maxRowTile
-        let p1 = c.packsWeights ? PackedMatrix(g1.weight.pointer, k: k, n: h) : nil
-        let p2 = c.packsWeights ? PackedMatrix(g2.weight.pointer, k: h, n: n) : nil
+        let w1 = g1.bound(packsWeights: c.packsWeights), w2 = g2.bound(packsWeights: c.packsWeights)
         let gamma = norm.map { UnsafePointer($0.gamma.pointer) }, beta = norm.map { UnsafePointer($0.beta.pointer) }
         let eps = norm?.eps ?? 0, perWorker = tile * (h + (norm == nil ? 0 : k))
         return {
@@ -132,9 +132,9 @@ public struct PointwiseMlp: Operator {
                         vb_layernorm(xt, normed, k, 0, m, gamma, beta, eps)
                         xt = UnsafePointer(normed)
                     }
-                    g1.multiply(xt, lda: k, rows: m, columns: 0, h, into: hidden, ldc: h, residual: nil, packed: p1, gemm: blas)
+                    g1.multiply(xt, lda: k, rows: m, columns: 0, h, into: hidden, ldc: h, residual: nil, weights: w1, gemm: blas)
                     g2.multiply(hidden, lda: h, rows: m, columns: 0, n, into: y + r0 * n, ldc: n,
-                                residual: residual.map { $0 + r0 * n }, packed: p2, gemm: blas)
+                                residual: residual.map { $0 + r0 * n }, weights: w2, gemm: blas)
                 }
             }
         }

@@ -32,6 +32,10 @@ public protocol Operator {
     var kind: String { get }
     /// Number of weights the operator holds (for bytes-moved estimates).
     var parameterCount: Int { get }
+    /// Floats of constants its bindings hold on the packed backend, the most of any backend:
+    /// weights in a kernel's layout (padded panels, Winograd's transformed filters) and tables.
+    /// The memory estimate counts these beside the model's own weights.
+    var constantFloats: Int { get }
     func outputShape(for inputs: [[Int]]) throws -> [Int]
     /// Multiply-accumulates of one execution (elementwise ops count 0, as timm/fvcore do).
     func macs(inputs: [[Int]], output: [Int]) -> Int
@@ -43,6 +47,7 @@ public protocol Operator {
 
 extension Operator {
     public var parameterCount: Int { 0 }
+    public var constantFloats: Int { parameterCount }
     public func macs(inputs: [[Int]], output: [Int]) -> Int { 0 }
     public func scratchFloats(inputs: [[Int]], output: [Int], threads: Int) -> Int { 0 }
 }

@@ -162,14 +162,13 @@ public final class PlanBuilder {
         let nodes = nodesWithLayoutFolded(outputs: outputs), images = imageCounts(nodes)
         let arena = layout(nodes: nodes, images: images, outputs: outputs).arenaFloats
         let scratch = scratchFloats(nodes: nodes, images: images, threads: threads ?? pool.threadCount)
+        // Each operator packs its constants once, however many images its step runs.
         var constants = 0.0, largest = 0.0
         for node in self.nodes {
-            let n = Double(node.op.parameterCount)
+            let n = Double(node.op.constantFloats)
             constants += n
             largest = max(largest, n)
         }
-        // Steps that run image by image bind (and pack) once per image.
-        for (node, n) in zip(nodes, images) { constants += Double(node.op.parameterCount * (n - 1)) }
         return MemoryEstimate(arenaBytes: 4 * Double(arena), scratchBytes: 4 * Double(scratch),
                               constantBytes: 4 * constants, largestConstantBytes: 4 * largest)
     }
@@ -204,8 +203,10 @@ public final class PlanBuilder {
     /// than at batch 1; at 256 KiB it runs image by image and MobileOne-S0 at batch 8 took 3%
     /// less time (Zen 4, alternated A/B).
     static let imageByImageFloats = 1 << 16
-    /// ... if its weights are at most this many floats (256 KiB): each image's binding packs
-    /// its own copy, at most the size of one image's activations.
+    /// ... if its weights are at most this many floats (256 KiB, a quarter of L2): a product
+    /// over the whole batch streams larger weights through the cache once, image by image would
+    /// stream them once per image. (Every operator packs its weights once, however many images
+    /// its step runs.)
     static let imageByImageMaxParameters = 1 << 16
 
     /// Whether `node` runs on one image at a time: in a batch, a step whose per-image tensors

@@ -1,13 +1,18 @@
 import Foundation
+import Synchronization
 
 /// Weights re-laid out for a kernel, in 64-byte-aligned memory that never moves, so that bound
 /// steps can hold raw pointers to them. Immutable once built; shared by every plan of an operator.
 public final class PackedWeights: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Floats held by all live instances: what operators' `constantFloats` promise the memory
+    /// estimate, checked against what their bindings really keep.
+    static let liveFloats = Atomic<Int>(0)
 
     public init(_ values: [Float]) {
         count = values.count
+        PackedWeights.liveFloats.add(count, ordering: .relaxed)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         values.withUnsafeBufferPointer { if count > 0 { pointer.update(from: $0.baseAddress!, count: count) } }
@@ -15,7 +20,10 @@ public final class PackedWeights: @unchecked Sendable {
 
     public convenience init(_ tensor: Tensor) { self.init(tensor.data) }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        PackedWeights.liveFloats.subtract(count, ordering: .relaxed)
+        UnsafeMutableRawPointer(pointer).deallocate()
+    }
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
     public subscript(i: Int) -> Float { pointer[i] }
