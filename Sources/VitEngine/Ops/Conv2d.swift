@@ -244,24 +244,27 @@ public struct Conv2d: Operator {
         let x = c.inputs[0], y = c.output, pool = c.pool, gemm = c.gemm
         let residual: UnsafePointer<Float>? = addsResidual ? UnsafePointer(c.inputs[1]) : nil
         let n = c.outputShape[0], oh = c.outputShape[1], ow = c.outputShape[2]
-        // Before `packed` is touched: the packed backend never needs the BLAS layouts.
-        if path == .pointwise {
-            return pointwiseGEMM.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm,
-                                      packsWeights: c.packsWeights)
-        }
-        if path == .winograd && c.packsWeights { return bindWinograd(c) }
-        if path == .im2col && c.packsWeights { return bindIm2col(c, panels: im2colPanelsConstant!.value) }
         let ih = c.inputShapes[0][1], iw = c.inputShapes[0][2]
         let cin = inChannels, cout = outChannels, kh = kernel.h, kw = kernel.w
         let sh = stride.h, sw = stride.w, ph = padding.h, pw = padding.w
-        let wp = UnsafePointer(packed.pointer), bp = packedBias.map { UnsafePointer($0.pointer) }
-        let act = activation.c, keep = (packed, packedBias)
+        // Each path touches only the layout it multiplies by: the packed backend never makes the
+        // BLAS layouts.
         switch path {
         case .pointwise:
-            preconditionFailure("bound above")
+            return pointwiseGEMM.bind(x: x, y: y, rows: n * oh * ow, residual: residual, pool: pool, gemm: gemm,
+                                      packsWeights: c.packsWeights)
         case .smallInput:
             return bindSmallInput(c, height: ih, width: iw, inputStrides: (row: iw * cin, pixel: cin, channel: 1))
+        case .winograd where c.packsWeights:
+            return bindWinograd(c)
+        case .im2col where c.packsWeights:
+            return bindIm2col(c, panels: im2colPanelsConstant!.value)
+        case .im2col, .winograd:
+            // Winograd on a BLAS backend: im2col, so that the backend's own library is measured.
+            return bindIm2col(c, panels: nil)
         case .depthwise:
+            let wp = UnsafePointer(packed.pointer), bp = packedBias.map { UnsafePointer($0.pointer) }
+            let act = activation.c, keep = (packed, packedBias)
             // Tasks are bands of output rows of one image.
             let band = max(1, oh / max(1, pool.threadCount * 4))
             let bands = (oh + band - 1) / band
@@ -292,9 +295,6 @@ public struct Conv2d: Operator {
                     }
                 }
             }
-        case .im2col, .winograd:
-            // Winograd on a BLAS backend: im2col, so that the backend's own library is measured.
-            return bindIm2col(c, panels: nil)
         }
     }
 }
