@@ -2,9 +2,15 @@ import Foundation
 import VitEngine
 
 /// What running a model (or block) at one input size takes in memory, estimated before anything
-/// big is allocated: its weights (the train-time tensors, and the fused copy the inference form
-/// makes), the constants its plan's operators hold (packed weights, attention-bias tables,
-/// position embeddings), the plan's arena of activations and its scratch, and the input.
+/// big is allocated: its weights, the constants its plan's operators hold (packed weights,
+/// attention-bias tables, position embeddings), the plan's arena of activations and its scratch,
+/// and the input.
+///
+/// The weights are the larger of the train-time and the inference form, buffers included:
+/// fusing releases each block's branches as it makes the block's kernel, so the two forms never
+/// coexist whole, and a model with nothing to fuse (DeiT) keeps the very same tensors. The larger
+/// form bounds both moments: while fusing (before the plan exists), and while running beside the
+/// plan's constants.
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
     public var weightBytes: Double
     public var constantBytes: Double
@@ -60,8 +66,7 @@ public enum MemoryGuard {
     }
 
     /// - Parameters:
-    ///   - reparameterized: the inference form (both the train-time and the fused tensors exist
-    ///     while the model is fused).
+    ///   - reparameterized: the inference form (the model is fused before it is lowered).
     ///   - budget: bytes; the exact count is skipped (and the estimate extrapolated) when the
     ///     weights and tables alone would exceed it. nil: `MemoryBudget.current()`.
     public static func estimate(_ subject: Subject, dim: Int? = nil, reparameterized: Bool, batch: Int,
@@ -150,10 +155,10 @@ public enum MemoryGuard {
         case .model(let info):
             let model = try info.placeholder()
             try model.checkInput(height: height, width: width)
-            var weights = Double(model.parameterCount)
+            var weights = Double(model.stateDict.elementCount)
             if reparameterized {
                 model.reparameterize()
-                weights += Double(model.parameterCount)
+                weights = max(weights, Double(model.stateDict.elementCount))
             }
             let input = b.input([batch, 3, height, width])
             let x = try b.apply(Permute([0, 2, 3, 1]), [input], name: "input_nhwc")
@@ -161,10 +166,10 @@ public enum MemoryGuard {
             return Probe(weights: 4 * weights, plan: try b.memoryEstimate(outputs: [out], threads: threads))
         case .block(let info):
             let block = try info.load(.placeholder, dim: dim, height: height, width: width)
-            var weights = Double(block.parameterCount)
+            var weights = Double(block.stateDict.elementCount)
             if reparameterized {
                 block.reparameterize()
-                weights += Double(block.parameterCount)
+                weights = max(weights, Double(block.stateDict.elementCount))
             }
             let shape = block.inputShape(batch: batch, height: height, width: width)
             let out = try block.forward(b, b.input(shape))

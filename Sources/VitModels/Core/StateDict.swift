@@ -26,6 +26,11 @@ public struct StateDict {
         entries.reduce(0) { $0 + ($1.role == .parameter ? $1.tensor.count : 0) }
     }
 
+    /// Every tensor's elements, buffers included: what the module holds in memory.
+    public var elementCount: Int {
+        entries.reduce(0) { $0 + $1.tensor.count }
+    }
+
     public var tensors: [String: Tensor] {
         Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.tensor) })
     }
