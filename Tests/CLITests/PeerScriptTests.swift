@@ -1,0 +1,43 @@
+import Foundation
+import XCTest
+
+/// scripts/peers/compare.py, the sitting that measures vitbench beside ONNX Runtime and OpenVINO:
+/// one engine failing on one model is that model's row, not the end of a sitting that may have
+/// run for twenty minutes. Needs only Python's standard library: the peers here are made to fail.
+final class PeerScriptTests: VitbenchCLITestCase {
+    var root: URL {
+        var dir = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { dir = dir.deletingLastPathComponent() }
+        return dir
+    }
+
+    func compare(_ args: [String]) throws -> (status: Int32, output: String) {
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let python else { throw XCTSkip("python3 not found") }
+        return try runCapturingOutput(URL(fileURLWithPath: python),
+                                      ["scripts/peers/compare.py", "--vitbench", binary.path, "--mixers", ""] + args, in: root)
+    }
+
+    /// A model vitbench does not know and a peer that dies: two rows that say which engine failed
+    /// and why, the geometric mean says it left them out, and the exit status is 1.
+    func testAFailingEngineIsOneRowAndTheSittingGoesOn() throws {
+        let r = try compare(["--models", "no_such_model@64,fastvit_t8@64", "--python", "/bin/false",
+                             "--min-seconds", "0.05", "--cpu", "0", "--rounds", "2"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("| no_such_model | 64 | failed: vitbench: Error: unknown model 'no_such_model'"), r.output)
+        XCTAssertTrue(r.output.contains("| fastvit_t8 | 64 | failed: peer_models.py: "), r.output)
+        XCTAssertEqual(r.output.components(separatedBy: "peer_models.py failed (").count - 1, 1,
+                       "a failure ends the model's rounds (two were asked for): \(r.output)")
+        XCTAssertFalse(r.output.contains("Traceback"), r.output)
+    }
+
+    /// Malformed model lists are refused before anything runs.
+    func testMalformedModelListsAreRefusedUpFront() throws {
+        for spec in ["fastvit_t8", "fastvit_t8@abc", "@224", "fastvit_t8@0", "fastvit_t8@99999"] {
+            let r = try compare(["--models", spec])
+            XCTAssertEqual(r.status, 1, spec)
+            XCTAssertTrue(r.output.contains("--models: expected MODEL@RES") && r.output.contains("'\(spec)'"), r.output)
+            XCTAssertFalse(r.output.contains("round 1"), "nothing ran: \(r.output)")
+        }
+    }
+}
