@@ -66,7 +66,10 @@ class Failure(Exception):
         # Python traceback's is its last line.
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith('Error:')]
-        self.reason = f'{what}: {(errors or lines or ["no output"])[-1 if not errors else 0]}'
+        if errors:
+            self.reason = f'{what}: {errors[0]}'
+        else:
+            self.reason = f'{what}: {lines[-1] if lines else "no output"}'
         super().__init__(f'{what} failed ({" ".join(cmd)}):\n{output}')
 
 
