@@ -13,7 +13,7 @@ final class PeerScriptTests: VitbenchCLITestCase {
 
     func compare(_ args: [String]) throws -> (status: Int32, output: String) {
         let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let python else { throw XCTSkip("python3 not found") }
+        guard let python else { throw XCTSkip("python3 not found (Debian: apt install python3; the peer environment needs it too)") }
         return try runCapturingOutput(URL(fileURLWithPath: python),
                                       ["scripts/peers/compare.py", "--vitbench", binary.path, "--mixers", ""] + args, in: root)
     }
