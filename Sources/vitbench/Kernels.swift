@@ -31,6 +31,7 @@ struct Kernels: ParsableCommand {
         let isas = self.isas.isEmpty ? KernelISA.supported : self.isas
         let machine = try MachineInfo.collect(probeBinding: false)
         print("# vitbench kernels — \(machine.cpu) (\(machine.cpuSignature)), \(threads) thread(s), backend \(backend.name), kernel ISAs \(isas.map(\.summary).joined(separator: ", ")), OpenBLAS \(OpenBLAS.coreName)")
+        print("Each cell: the fastest of \(KernelBenchmark.rounds) medians, the ISAs alternating round by round.")
         print("| kernel | shape | " + isas.map { "\($0) ms | \($0) GFLOP/s" }.joined(separator: " | ") + " |")
         print("|---|---|" + String(repeating: "---:|---:|", count: isas.count))
         try KernelBenchmark.run(threads: threads, backend: backend, isas: isas, sgemmSize: sgemmSize) { r in

@@ -95,6 +95,28 @@ final class CLITests: VitbenchCLITestCase {
         }
     }
 
+    /// `vitbench kernels` prints a column pair per ISA asked for and a row per kernel, the two
+    /// GEMMs last, every time and rate a positive number; bad sizes, thread counts and unknown
+    /// ISAs are usage errors.
+    func testKernelsPrintsEveryKernelOnTheISAsAskedFor() throws {
+        let r = try vitbench("kernels", "--isa", "baseline", "--sgemm-size", "64")
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("| kernel | shape | baseline ms | baseline GFLOP/s |"), r.output)
+        XCTAssertTrue(r.output.contains("the fastest of 3 medians"), r.output)
+        let rows = r.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("| ") && !$0.hasPrefix("| kernel |") }
+        XCTAssertGreaterThan(rows.count, 20, r.output)
+        XCTAssertTrue(rows.last?.hasPrefix("| gemm (packed weights) | 64x64x64 |") == true, r.output)
+        for row in rows {
+            let numbers = row.split(separator: "|").suffix(2).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            XCTAssertEqual(numbers.count, 2, row)
+            XCTAssertTrue(numbers.allSatisfy { $0 > 0 && $0.isFinite }, row)
+        }
+        for bad in [["--threads", "0"], ["--sgemm-size", "8"], ["--sgemm-size", "1e9"], ["--isa", "sse9"]] {
+            let e = try vitbench(["kernels"] + bad)
+            XCTAssertEqual(e.status, 64, "\(bad): \(e.output)")
+        }
+    }
+
     /// Backend and pinning are parsed once at the command line: a row writes each in one
     /// spelling (so `Compact` and `compact` pair in `compare` and `--resume`), and a name the
     /// tool does not know is a usage error listing the valid ones.

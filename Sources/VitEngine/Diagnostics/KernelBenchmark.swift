@@ -69,18 +69,30 @@ public enum KernelBenchmark {
         return times[times.count / 2]
     }
 
+    /// Rounds per cell: each ISA's time is the fastest of this many medians.
+    public static let rounds = 3
+
     /// Measures every case on each of `isas` (each selected in turn, the previous selection
     /// restored at the end), then the large sgemm of `backend`'s BLAS, which does not depend on
     /// the engine's ISA, and the engine's packed-weight GEMM at the same size on each ISA.
+    /// A cell is the fastest of `rounds` medians, the ISAs alternating from round to round (in
+    /// reverse order every other round): a shared core's speed drifts by tens of percent within
+    /// seconds, so ISAs timed one after the other compared different moments (a row of the
+    /// baseline GEMM moved between 21 and 28 GFLOP/s over four runs in a minute), and noise only
+    /// ever adds time.
     public static func run(threads: Int, backend: Backend = .default, isas: [KernelISA] = [KernelISA.selected],
                            sgemmSize: Int = 1024, report: (Result) -> Void) throws {
         let pool = ThreadPool(threads: threads)
         var rng = SplitMix64(seed: 11)
         func timed(_ flops: Double, _ body: () -> Void) throws -> [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)] {
-            try isas.map { isa in
-                let secs = try isa.whileSelected { medianSeconds(body) }
-                return (isa, secs * 1e3, flops / secs * 1e-9)
+            var best = [Double](repeating: .infinity, count: isas.count)
+            for round in 0..<rounds {
+                for i in round % 2 == 0 ? Array(isas.indices) : isas.indices.reversed() {
+                    let secs = try isas[i].whileSelected { medianSeconds(minRuns: 7, minSeconds: 0.1, body) }
+                    best[i] = min(best[i], secs)
+                }
             }
+            return isas.indices.map { (isas[$0], best[$0] * 1e3, flops / best[$0] * 1e-9) }
         }
         for c in fastViTT8Cases() {
             guard let op = c.op else { continue }
@@ -107,7 +119,7 @@ public enum KernelBenchmark {
             gemm.sgemm(transA: false, transB: false, m: m, n: n, k: n, alpha: 1, a: a.pointer + r0 * n, lda: n,
                        b: bm.pointer, ldb: n, beta: 0, c: cm.pointer + r0 * n, ldc: n)
         }
-        let blasSeconds = medianSeconds(minRuns: 5, blas)
+        let blasSeconds = (0..<rounds).map { _ in medianSeconds(minRuns: 3, blas) }.min()!
         report(Result(name: "sgemm (\(gemm.name))", shape: "\(n)x\(n)x\(n)",
                       timings: isas.map { ($0, blasSeconds * 1e3, flops / blasSeconds * 1e-9) }))
         let packedB = PackedMatrix(bm.pointer, k: n, n: n)
