@@ -99,9 +99,13 @@ final class CLITests: VitbenchCLITestCase {
     /// GEMMs last, every time and rate a positive number; bad sizes, thread counts and unknown
     /// ISAs are usage errors.
     func testKernelsPrintsEveryKernelOnTheISAsAskedFor() throws {
-        let r = try vitbench("kernels", "--isa", "baseline", "--sgemm-size", "64")
+        // The last ISA `env` lists: the baseline (SSE2 on x86-64, NEON on ARM64).
+        let env = try vitbench("env")
+        let isas = env.output.split(separator: "\n").first { $0.hasPrefix("kernel_isas") }?.split(separator: " ")
+        let isa = try XCTUnwrap(isas?.last.map(String.init), env.output)
+        let r = try vitbench("kernels", "--isa", isa, "--sgemm-size", "64")
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("| kernel | shape | baseline ms | baseline GFLOP/s |"), r.output)
+        XCTAssertTrue(r.output.contains("| kernel | shape | \(isa) ms | \(isa) GFLOP/s |"), r.output)
         XCTAssertTrue(r.output.contains("the fastest of 3 medians"), r.output)
         let rows = r.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("| ") && !$0.hasPrefix("| kernel |") }
         XCTAssertGreaterThan(rows.count, 20, r.output)
