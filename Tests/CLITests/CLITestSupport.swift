@@ -23,6 +23,14 @@ class VitbenchCLITestCase: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 }
 
+/// The repository's root (this file is Tests/CLITests/CLITestSupport.swift), where the scripts
+/// and suites the tests run live.
+let repositoryRoot: URL = {
+    var dir = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { dir = dir.deletingLastPathComponent() }
+    return dir
+}()
+
 /// Runs `executable` to completion: its exit status and its standard output and error together.
 func runCapturingOutput(_ executable: URL, _ args: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
     let p = Process()

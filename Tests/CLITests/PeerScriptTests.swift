@@ -5,11 +5,7 @@ import XCTest
 /// one engine failing on one model is that model's row, not the end of a sitting that may have
 /// run for twenty minutes. Needs only Python's standard library: the peers here are made to fail.
 final class PeerScriptTests: VitbenchCLITestCase {
-    var root: URL {
-        var dir = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { dir = dir.deletingLastPathComponent() }
-        return dir
-    }
+    var root: URL { repositoryRoot }
 
     func compare(_ args: [String]) throws -> (status: Int32, output: String) {
         let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -3,11 +3,7 @@ import XCTest
 
 /// The CI workflow users copy (.github/workflows/bench.yml) and the gate script it runs.
 final class WorkflowTests: XCTestCase {
-    var root: URL {
-        var dir = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { dir = dir.deletingLastPathComponent() }
-        return dir
-    }
+    var root: URL { repositoryRoot }
 
     func run(_ executable: String, _ args: [String]) throws -> (status: Int32, output: String) {
         try runCapturingOutput(URL(fileURLWithPath: executable), args, in: root)
