@@ -189,13 +189,16 @@ public enum BenchmarkRunner {
     /// once for its input shape.
     /// Refuses (`MemoryLimitError`) a configuration whose estimated memory exceeds the budget
     /// (`MemoryBudget`: `--memory-limit`, or the memory available) before building anything big.
+    /// Its notes include where OpenBLAS runs wider kernels than the engine's selected variant
+    /// (`KernelISA.openBLASMismatch`), on a backend whose products go through OpenBLAS.
     public static func lower(_ c: BenchConfiguration, backend: Backend, pool: ThreadPool) throws -> Lowered {
         try checkMemory(c, threads: pool.threadCount)
+        let blasNotes = backend.gemm is OpenBLASGEMM ? KernelISA.selected.openBLASMismatch.map { [$0] } ?? [] : []
         if BlockZoo.contains(c.model) {
             let block = try BlockZoo.named(c.model).random(dim: c.dim, height: c.resolution)
             if c.form == .inference { block.reparameterize() }
             let plan = try block.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend, pool: pool)
-            return Lowered(plan: plan, parameters: block.parameterCount, notes: [])
+            return Lowered(plan: plan, parameters: block.parameterCount, notes: blasNotes)
         }
         if c.dim != nil {
             throw ModelInputError("\(c.model) is a model, not a block: a width (dim) applies to blocks only")
@@ -203,7 +206,8 @@ public enum BenchmarkRunner {
         let model = try ModelZoo.named(c.model).random()
         if c.form == .inference { model.reparameterize() }
         let plan = try model.plan(batch: c.batch, height: c.resolution, width: c.resolution, backend: backend, pool: pool)
-        return Lowered(plan: plan, parameters: model.parameterCount, notes: model.notes(height: c.resolution, width: c.resolution))
+        return Lowered(plan: plan, parameters: model.parameterCount,
+                       notes: model.notes(height: c.resolution, width: c.resolution) + blasNotes)
     }
 
     /// The configuration's estimated memory (`MemoryGuard`), checked against the budget: throws

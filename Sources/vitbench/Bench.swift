@@ -78,6 +78,7 @@ struct Bench: ParsableCommand {
     var blasThreads = 1
 
     func run() throws {
+        OpenBLASPairing.reexecIfNeeded(for: kernelISA.isa)
         let proto = try protocolOptions.apply(to: MeasurementProtocol())
         let environment = try RunEnvironment.current()
         let policy = pin

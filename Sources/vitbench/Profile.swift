@@ -59,7 +59,8 @@ struct Profile: ParsableCommand {
         proto.minSeconds = 1
         let p = LayerProfile.measure(plan, passes: passes, protocol: proto)
         let width = c.dim.map { ", dim \($0)" } ?? ""
-        let title = "\(c.model), \(c.form.rawValue) form, \(res)x\(res)\(width), batch \(batch), \(threads) thread(s), \(backend.name), kernels \(KernelISA.selected)"
+        let blas = backend.gemm is OpenBLASGEMM ? ", OpenBLAS \(OpenBLAS.coreName)" : ""
+        let title = "\(c.model), \(c.form.rawValue) form, \(res)x\(res)\(width), batch \(batch), \(threads) thread(s), \(backend.name), kernels \(KernelISA.selected)\(blas)"
         print(p.markdown(title: title, top: top))
         if let csv { try p.csv().write(toFile: csv, atomically: true, encoding: .utf8) }
         if let trace { try p.chromeTrace(process: title).write(toFile: trace, atomically: true, encoding: .utf8) }

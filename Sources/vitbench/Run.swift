@@ -53,6 +53,10 @@ struct Run: ParsableCommand {
         guard !configs.isEmpty else {
             throw ValidationError("no configuration of \(self.suite) matches the filter \(filter)")
         }
+        // A suite of one engine ISA runs with OpenBLAS at its level; rows of a suite that mixes
+        // them say where OpenBLAS's kernels are wider than theirs.
+        let engineISAs = Set(configs.filter { !$0.backend.isExternalRuntime }.map(\.isa))
+        if engineISAs.count == 1 { OpenBLASPairing.reexecIfNeeded(for: engineISAs.first) }
         if dryRun {
             try Run.printDryRun(configs)
             return

@@ -32,11 +32,14 @@ let repositoryRoot: URL = {
 }()
 
 /// Runs `executable` to completion: its exit status and its standard output and error together.
-func runCapturingOutput(_ executable: URL, _ args: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+/// `environment` adds to (or replaces in) this process's environment.
+func runCapturingOutput(_ executable: URL, _ args: [String], in directory: URL? = nil,
+                        environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = executable
     p.arguments = args
     if let directory { p.currentDirectoryURL = directory }
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe

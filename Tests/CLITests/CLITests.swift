@@ -7,8 +7,8 @@ final class CLITests: VitbenchCLITestCase {
     func vitbench(_ args: String...) throws -> (status: Int32, output: String) { try vitbench(args) }
 
     @discardableResult
-    func vitbench(_ args: [String]) throws -> (status: Int32, output: String) {
-        try runCapturingOutput(binary, args)
+    func vitbench(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try runCapturingOutput(binary, args, environment: environment)
     }
 
     /// A float32 NCHW .npy written by hand (the CLI tests do not link the engine).
@@ -99,26 +99,78 @@ final class CLITests: VitbenchCLITestCase {
     /// GEMMs last, every time and rate a positive number; bad sizes, thread counts and unknown
     /// ISAs are usage errors.
     func testKernelsPrintsEveryKernelOnTheISAsAskedFor() throws {
-        // The last ISA `env` lists: the baseline (SSE2 on x86-64, NEON on ARM64).
+        // The last ISA `env` lists (the baseline: SSE2 on x86-64, NEON on ARM64) and, where there
+        // is another, the first (the best).
         let env = try vitbench("env")
-        let isas = env.output.split(separator: "\n").first { $0.hasPrefix("kernel_isas") }?.split(separator: " ")
-        let isa = try XCTUnwrap(isas?.last.map(String.init), env.output)
-        let r = try vitbench("kernels", "--isa", isa, "--sgemm-size", "64")
+        let listed = env.output.split(separator: "\n").first { $0.hasPrefix("kernel_isas") }?.split(separator: " ").dropFirst().map(String.init) ?? []
+        let baseline = try XCTUnwrap(listed.last, env.output)
+        let isas = listed.count > 1 ? [baseline, listed[0]] : [baseline]
+        let r = try vitbench(["kernels", "--isa"] + isas + ["--sgemm-size", "64"])
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("| kernel | shape | \(isa) ms | \(isa) GFLOP/s |"), r.output)
+        XCTAssertTrue(r.output.contains("| kernel | shape | " + isas.map { "\($0) ms | \($0) GFLOP/s" }.joined(separator: " | ") + " |"), r.output)
         XCTAssertTrue(r.output.contains("the fastest of 3 medians"), r.output)
+        // Each sgemm column on OpenBLAS's kernels of its level (on x86-64, the baseline's in a
+        // process loaded with Prescott's, where OpenBLAS's own choice is wider and can be switched).
+        XCTAssertTrue(r.output.contains("The sgemm row runs OpenBLAS's kernels of each column's level: \(baseline) "), r.output)
+        if let core = try pairedCore(env.output, isa: baseline) {
+            XCTAssertTrue(r.output.contains(": \(baseline) \(core), "), r.output)
+            XCTAssertTrue(r.output.contains("(\(core) each in a process of its own"), r.output)
+        }
         let rows = r.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("| ") && !$0.hasPrefix("| kernel |") }
         XCTAssertGreaterThan(rows.count, 20, r.output)
         XCTAssertTrue(rows.last?.hasPrefix("| gemm (packed weights) | 64x64x64 |") == true, r.output)
+        XCTAssertTrue(rows.contains { $0.hasPrefix("| sgemm (openblas) | 64x64x64 |") }, r.output)
         for row in rows {
-            let numbers = row.split(separator: "|").suffix(2).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            XCTAssertEqual(numbers.count, 2, row)
+            let numbers = row.split(separator: "|").suffix(2 * isas.count).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            XCTAssertEqual(numbers.count, 2 * isas.count, row)
             XCTAssertTrue(numbers.allSatisfy { $0 > 0 && $0.isFinite }, row)
         }
         for bad in [["--threads", "0"], ["--sgemm-size", "8"], ["--sgemm-size", "1e9"], ["--isa", "sse9"]] {
             let e = try vitbench(["kernels"] + bad)
             XCTAssertEqual(e.status, 64, "\(bad): \(e.output)")
         }
+    }
+
+    /// The OpenBLAS core `vitbench` pairs `isa` with on this machine, from `env`'s output: nil
+    /// where OpenBLAS's own core is not wider (or not known), or where this OpenBLAS cannot
+    /// switch cores (a build without DYNAMIC_ARCH ignores OPENBLAS_CORETYPE).
+    func pairedCore(_ env: String, isa: String) throws -> String? {
+        func field(_ name: String) -> String? {
+            env.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { $0.dropFirst(name.count).trimmingCharacters(in: .whitespaces) }
+        }
+        let core = try XCTUnwrap(field("openblas_core"), env), config = try XCTUnwrap(field("openblas_config"), env)
+        guard config.contains("DYNAMIC_ARCH") else { return nil }
+        // The table under test (KernelISA.openBLASCoreToPair), restated for the cores CI meets.
+        let wider: [String: Set<String>] = ["baseline": ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "sandybridge"],
+                                            "avx2": ["skylakex", "cooperlake", "sapphirerapids"]]
+        let pairs = ["baseline": "Prescott", "avx2": "Haswell"]
+        return wider[isa]?.contains(core.lowercased()) == true ? pairs[isa] : nil
+    }
+
+    /// A command that runs one forced ISA runs OpenBLAS at that ISA's level (it re-runs itself
+    /// with OPENBLAS_CORETYPE set), keeps a core the user set, and then says where the two differ.
+    func testAForcedISARunsOpenBLASAtItsLevel() throws {
+        let env = try vitbench("env")
+        let core = try XCTUnwrap(env.output.split(separator: "\n").first { $0.hasPrefix("openblas_core ") }?.split(separator: " ").last.map(String.init))
+        guard let paired = try pairedCore(env.output, isa: "baseline") else {
+            throw XCTSkip("OpenBLAS here (\(core)) is not wider than the baseline, or cannot switch cores")
+        }
+        let args = ["profile", "--model", "mobileone_s0", "--resolution", "32", "--passes", "1", "--isa", "baseline", "--backend", "openblas"]
+        let r = try vitbench(args)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("openblas, kernels baseline, OpenBLAS \(paired)\n"), r.output)
+        XCTAssertFalse(r.output.contains("note: OpenBLAS ran"), r.output)
+        let run = try vitbench(["bench", "--model", "mobileone_s0", "--resolution", "32", "--isa", "baseline", "--json",
+                                "--warmup-runs", "0", "--min-runs", "2", "--min-seconds", "0"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("\"kernel_isa\": \"baseline\", \"blas\": \"OpenBLAS "), run.output)
+        XCTAssertTrue(run.output.contains(" \(paired)\", \"blas_threads\""), run.output)
+        // The user's own choice stands, and the output says it is wider than the kernels.
+        let kept = try vitbench(args, environment: ["OPENBLAS_CORETYPE": core])
+        XCTAssertEqual(kept.status, 0, kept.output)
+        XCTAssertTrue(kept.output.contains("kernels baseline, OpenBLAS \(core)\n"), kept.output)
+        XCTAssertTrue(kept.output.contains("note: OpenBLAS ran its \(core) kernels beside the engine's baseline ones"), kept.output)
+        XCTAssertTrue(kept.output.contains("OPENBLAS_CORETYPE=\(paired)"), kept.output)
     }
 
     /// Backend and pinning are parsed once at the command line: a row writes each in one

@@ -63,4 +63,36 @@ final class KernelISATests: XCTestCase {
             XCTAssertThrowsError(try isa.select())
         }
     }
+
+    /// OpenBLAS is forced down to a variant's level only where its own core is wider, and only
+    /// to a core of that level; unknown cores (ARM64's, new names) are left alone.
+    func testOpenBLASIsPairedOnlyWhereItsKernelsAreWider() {
+        let cases: [(KernelISA, String, String?)] = [
+            (.avx2, "Cooperlake", "Haswell"), (.avx2, "SKYLAKEX", "Haswell"), (.avx2, "SapphireRapids", "Haswell"),
+            (.avx2, "Haswell", nil), (.avx2, "Zen", nil), (.avx2, "Sandybridge", nil), (.avx2, "Nehalem", nil),
+            (.avx512, "Cooperlake", nil), (.avx512, "Zen", nil), (.avx512, "Prescott", nil),
+            (.avx2, "NEOVERSEN1", nil), (.avx2, "", nil), (.avx2, "Unknown", nil),
+            (.neon, "Cooperlake", nil), (.neon, "ARMV8", nil), (.portable, "Haswell", nil),
+        ]
+        for (isa, core, expected) in cases {
+            XCTAssertEqual(isa.openBLASCoreToPair(current: core), expected, "\(isa) beside \(core)")
+        }
+        // The x86-64 baseline pairs with Prescott's SSE3 kernels, below every AVX core.
+        #if arch(x86_64)
+        for core in ["Cooperlake", "Haswell", "zen", "Sandybridge", "Excavator"] {
+            XCTAssertEqual(KernelISA.baseline.openBLASCoreToPair(current: core), "Prescott", core)
+        }
+        for core in ["Prescott", "Nehalem", "Core2", "Barcelona"] {
+            XCTAssertNil(KernelISA.baseline.openBLASCoreToPair(current: core), core)
+        }
+        #else
+        XCTAssertNil(KernelISA.baseline.openBLASCore)
+        #endif
+        // Each core a variant is paired with is of that variant's own level.
+        for isa in KernelISA.allCases {
+            if let core = isa.openBLASCore {
+                XCTAssertEqual(OpenBLAS.vectorLevel(ofCore: core), isa.vectorLevel, "\(isa): \(core)")
+            }
+        }
+    }
 }

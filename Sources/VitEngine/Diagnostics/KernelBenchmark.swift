@@ -73,26 +73,38 @@ public enum KernelBenchmark {
     public static let rounds = 3
 
     /// Measures every case on each of `isas` (each selected in turn, the previous selection
-    /// restored at the end), then the large sgemm of `backend`'s BLAS, which does not depend on
-    /// the engine's ISA, and the engine's packed-weight GEMM at the same size on each ISA.
+    /// restored at the end), then the large sgemm of `backend`'s BLAS, and the engine's
+    /// packed-weight GEMM at the same size on each ISA.
     /// A cell is the fastest of `rounds` medians, the ISAs alternating from round to round (in
     /// reverse order every other round): a shared core's speed drifts by tens of percent within
     /// seconds, so ISAs timed one after the other compared different moments (a row of the
     /// baseline GEMM moved between 21 and 28 GFLOP/s over four runs in a minute), and noise only
     /// ever adds time.
+    /// The sgemm does not depend on the engine's ISA; `blasSeconds` gives one median of it for an
+    /// ISA's column, given the median measured here (`vitbench kernels` passes one measured with
+    /// OpenBLAS's kernels of that ISA's level, in a process of its own: see
+    /// `KernelISA.openBLASCore`), and may answer `nan` for a column it cannot fill.
     public static func run(threads: Int, backend: Backend = .default, isas: [KernelISA] = [KernelISA.selected],
-                           sgemmSize: Int = 1024, report: (Result) -> Void) throws {
+                           sgemmSize: Int = 1024,
+                           blasSeconds: (KernelISA, () -> Double) throws -> Double = { $1() },
+                           report: (Result) -> Void) throws {
         let pool = ThreadPool(threads: threads)
         var rng = SplitMix64(seed: 11)
-        func timed(_ flops: Double, _ body: () -> Void) throws -> [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)] {
+        func alternating(_ median: (KernelISA) throws -> Double) rethrows -> [Double] {
             var best = [Double](repeating: .infinity, count: isas.count)
             for round in 0..<rounds {
                 for i in round % 2 == 0 ? Array(isas.indices) : isas.indices.reversed() {
-                    let secs = try isas[i].whileSelected { medianSeconds(minRuns: 7, minSeconds: 0.1, body) }
-                    best[i] = min(best[i], secs)
+                    let secs = try median(isas[i])
+                    best[i] = secs.isNaN ? .nan : min(best[i], secs)
                 }
             }
-            return isas.indices.map { (isas[$0], best[$0] * 1e3, flops / best[$0] * 1e-9) }
+            return best
+        }
+        func timings(_ flops: Double, _ seconds: [Double]) -> [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)] {
+            isas.indices.map { (isas[$0], seconds[$0] * 1e3, flops / seconds[$0] * 1e-9) }
+        }
+        func timed(_ flops: Double, _ body: () -> Void) throws -> [(isa: KernelISA, medianMilliseconds: Double, gflops: Double)] {
+            timings(flops, try alternating { isa in try isa.whileSelected { medianSeconds(minRuns: 7, minSeconds: 0.1, body) } })
         }
         for c in fastViTT8Cases() {
             guard let op = c.op else { continue }
@@ -103,29 +115,44 @@ public enum KernelBenchmark {
             for (i, s) in c.inputs.enumerated() { try plan.setInput(Tensor(randomNormal: s, rng: &rng), at: i) }
             report(Result(name: c.name, shape: c.shape, timings: try timed(2 * Double(plan.totalMACs)) { plan.run() }))
         }
-        // The large square products, split over the pool's workers by rows like the engine's GEMMs.
         let n = sgemmSize, flops = 2 * Double(n) * Double(n) * Double(n)
-        let a = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng)), bm = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng))
-        let cm = PackedWeights([Float](repeating: 0, count: n * n))
-        let gemm = backend.gemm
-        let rowsPer = (n + threads - 1) / threads
-        func byRows(_ body: @escaping (Int, Int) -> Void) -> () -> Void {
-            { pool.parallelFor(threads) { t, _ in
-                let r0 = t * rowsPer, m = min(rowsPer, n - r0)
-                if m > 0 { body(r0, m) }
-            } }
+        let square = SquareProducts(n: n, pool: pool, gemm: backend.gemm, rng: &rng)
+        let blas = try alternating { isa in try blasSeconds(isa) { medianSeconds(minRuns: 3, square.blas) } }
+        report(Result(name: "sgemm (\(backend.gemm.name))", shape: "\(n)x\(n)x\(n)", timings: timings(flops, blas)))
+        report(Result(name: "gemm (packed weights)", shape: "\(n)x\(n)x\(n)", timings: try timed(flops, square.packed)))
+    }
+
+    /// One median of the sgemm row alone (`vitbench kernels` runs it in a process whose OpenBLAS
+    /// was loaded with another core's kernels).
+    public static func sgemmMedianSeconds(threads: Int, backend: Backend = .default, size n: Int) -> Double {
+        var rng = SplitMix64(seed: 11)
+        let square = SquareProducts(n: n, pool: ThreadPool(threads: threads), gemm: backend.gemm, rng: &rng)
+        return medianSeconds(minRuns: 3, square.blas)
+    }
+
+    /// The large square products, split over the pool's workers by rows like the engine's GEMMs:
+    /// the BLAS's sgemm and the engine's packed-weight GEMM on the same matrices (which the
+    /// closures hold).
+    private struct SquareProducts {
+        let blas: () -> Void, packed: () -> Void
+
+        init(n: Int, pool: ThreadPool, gemm: GEMMBackend, rng: inout SplitMix64) {
+            let a = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng)), b = PackedWeights(Tensor(randomNormal: [n, n], rng: &rng))
+            let c = PackedWeights([Float](repeating: 0, count: n * n)), packedB = PackedMatrix(b.pointer, k: n, n: n)
+            let threads = pool.threadCount, rowsPer = (n + threads - 1) / threads
+            func byRows(_ body: @escaping (Int, Int) -> Void) -> () -> Void {
+                { pool.parallelFor(threads) { t, _ in
+                    let r0 = t * rowsPer, m = min(rowsPer, n - r0)
+                    if m > 0 { body(r0, m) }
+                } }
+            }
+            blas = byRows { r0, m in
+                gemm.sgemm(transA: false, transB: false, m: m, n: n, k: n, alpha: 1, a: a.pointer + r0 * n, lda: n,
+                           b: b.pointer, ldb: n, beta: 0, c: c.pointer + r0 * n, ldc: n)
+            }
+            packed = byRows { r0, m in
+                vb_gemm_packed(a.pointer + r0 * n, n, packedB.pointer, n, n, c.pointer + r0 * n, n, m)
+            }
         }
-        let blas = byRows { r0, m in
-            gemm.sgemm(transA: false, transB: false, m: m, n: n, k: n, alpha: 1, a: a.pointer + r0 * n, lda: n,
-                       b: bm.pointer, ldb: n, beta: 0, c: cm.pointer + r0 * n, ldc: n)
-        }
-        let blasSeconds = (0..<rounds).map { _ in medianSeconds(minRuns: 3, blas) }.min()!
-        report(Result(name: "sgemm (\(gemm.name))", shape: "\(n)x\(n)x\(n)",
-                      timings: isas.map { ($0, blasSeconds * 1e3, flops / blasSeconds * 1e-9) }))
-        let packedB = PackedMatrix(bm.pointer, k: n, n: n)
-        let packed = byRows { r0, m in
-            vb_gemm_packed(a.pointer + r0 * n, n, packedB.pointer, n, n, cm.pointer + r0 * n, n, m)
-        }
-        report(Result(name: "gemm (packed weights)", shape: "\(n)x\(n)x\(n)", timings: try timed(flops, packed)))
     }
 }
