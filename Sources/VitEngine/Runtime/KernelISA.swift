@@ -78,10 +78,11 @@ public struct KernelISAError: Error, CustomStringConvertible, Equatable {
 /// it finds (`OPENBLAS_CORETYPE` overrides the choice, and is read then only). A run that forces
 /// a narrower variant of the engine's kernels (`--isa avx2` on an AVX-512 CPU) measures what a
 /// CPU of that level runs only if OpenBLAS's kernels are no wider: beside the baseline kernels,
-/// `--backend openblas` ran MobileOne-S0 in 8.9 ms on OpenBLAS's Cooperlake (AVX-512) kernels and
-/// in 20.0 ms on its Prescott (SSE3) ones, which are what a CPU without AVX runs (Zen 4, 1
-/// thread). The commands pair them (`vitbench` re-runs itself with `OPENBLAS_CORETYPE` set);
-/// a suite that mixes variants in one process notes each row where they differ.
+/// `--backend openblas` ran MobileOne-S0 in 10.0 ms on OpenBLAS's Cooperlake (AVX-512) kernels
+/// and in 17.0–18.1 ms on its Prescott (SSE3) ones, which are what a CPU without AVX runs (Zen 4,
+/// 1 thread, interleaved suites within one hour), and `openblas` looked twice as fast as
+/// `packed` there. The commands pair them (`vitbench` re-runs itself with `OPENBLAS_CORETYPE`
+/// set); a suite that mixes variants in one process notes each row where they differ.
 extension KernelISA {
     /// The OpenBLAS core type whose kernels are as wide as this variant's: SkylakeX's AVX-512,
     /// Haswell's AVX2 + FMA, and Prescott's SSE3 (the oldest x86-64 core OpenBLAS has; SSE2 is
