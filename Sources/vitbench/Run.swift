@@ -57,6 +57,15 @@ struct Run: ParsableCommand {
         // them say where OpenBLAS's kernels are wider than theirs.
         let engineISAs = Set(configs.filter { !$0.backend.isExternalRuntime }.map(\.isa))
         if engineISAs.count == 1 { OpenBLASPairing.reexecIfNeeded(for: engineISAs.first) }
+        let unpaired = engineISAs.filter { $0.openBLASMismatch != nil }.map(\.rawValue).sorted()
+        if engineISAs.count > 1, let first = unpaired.first {
+            FileHandle.standardError.write("""
+                note: this suite runs several kernel ISAs in one process, so OpenBLAS keeps its \(OpenBLAS.coreName) kernels, \
+                wider than the level of \(unpaired.joined(separator: ", ")); those rows say so in their notes (to pair them, \
+                run one ISA at a time: --filter '|\(first)|', then the others with --resume)
+
+                """.data(using: .utf8)!)
+        }
         if dryRun {
             try Run.printDryRun(configs)
             return

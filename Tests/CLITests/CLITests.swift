@@ -171,6 +171,30 @@ final class CLITests: VitbenchCLITestCase {
         XCTAssertTrue(kept.output.contains("kernels baseline, OpenBLAS \(core)\n"), kept.output)
         XCTAssertTrue(kept.output.contains("note: OpenBLAS ran its \(core) kernels beside the engine's baseline ones"), kept.output)
         XCTAssertTrue(kept.output.contains("OPENBLAS_CORETYPE=\(paired)"), kept.output)
+        // A suite of two ISAs runs in one process: OpenBLAS stays as it loaded, the run warns,
+        // and the narrower ISA's row says so.
+        let best = try XCTUnwrap(env.output.split(separator: "\n").first { $0.hasPrefix("kernel_isas ") }?.split(separator: " ").dropFirst().first.map(String.init))
+        try XCTSkipIf(best == "baseline", "this CPU runs only the baseline")
+        let suite = scratch.appendingPathComponent("mixed.yaml")
+        try """
+            name: mixed
+            protocol: {warmup_runs: 0, warmup_seconds: 0, min_runs: 2, min_seconds: 0}
+            runs:
+              - blocks: [fastvit.repmixer]
+                dims: [16]
+                resolutions: [9]
+                backends: [openblas]
+                isas: [\(best), baseline]
+            """.write(to: suite, atomically: true, encoding: .utf8)
+        let out = scratch.appendingPathComponent("out")
+        let mixed = try vitbench(["run", suite.path, "--out", out.path])
+        XCTAssertEqual(mixed.status, 0, mixed.output)
+        XCTAssertTrue(mixed.output.contains("note: this suite runs several kernel ISAs in one process, so OpenBLAS keeps its \(core) kernels"), mixed.output)
+        let rows = try String(contentsOf: out.appendingPathComponent("mixed.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        XCTAssertEqual(rows.count, 2, mixed.output)
+        for row in rows {
+            XCTAssertEqual(row.contains("OpenBLAS ran its \(core) kernels"), row.contains(",baseline,"), String(row))
+        }
     }
 
     /// Backend and pinning are parsed once at the command line: a row writes each in one
