@@ -27,6 +27,16 @@ final class PeerScriptTests: VitbenchCLITestCase {
         XCTAssertFalse(r.output.contains("Traceback"), r.output)
     }
 
+    /// A peer that crashes prints nothing: its row names the signal that killed it.
+    func testAPeerThatCrashesIsNamedByItsSignal() throws {
+        let crash = scratch.appendingPathComponent("crash.sh")
+        try "#!/bin/sh\nkill -SEGV $$\n".write(to: crash, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: crash.path)
+        let r = try compare(["--models", "fastvit_t8@64", "--python", crash.path, "--min-seconds", "0.05", "--cpu", "0", "--rounds", "1"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("| fastvit_t8 | 64 | failed: peer_models.py: killed by SIGSEGV, no output |"), r.output)
+    }
+
     /// Malformed model lists are refused before anything runs.
     func testMalformedModelListsAreRefusedUpFront() throws {
         for spec in ["fastvit_t8", "fastvit_t8@abc", "@224", "fastvit_t8@0", "fastvit_t8@99999"] {

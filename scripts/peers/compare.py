@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 
@@ -59,15 +60,28 @@ if a.onednn_isa:
     peer_env = dict(os.environ, ONEDNN_MAX_CPU_ISA=a.onednn_isa)
 
 
+def ending(returncode):
+    """How a process ended: a signal by its name (a runtime that crashes prints nothing)."""
+    if returncode < 0:
+        try:
+            return f'killed by {signal.Signals(-returncode).name}'
+        except ValueError:
+            return f'killed by signal {-returncode}'
+    return f'exited with status {returncode}'
+
+
 class Failure(Exception):
     """One engine failed on one model: the model's row says so and the sitting goes on."""
-    def __init__(self, what, cmd, output):
+    def __init__(self, what, cmd, output, returncode=None):
         # vitbench's message is its "Error:" line (a list of known names may follow it); a
-        # Python traceback's is its last line.
+        # Python traceback's is its last line; a crash is its signal (OpenVINO with oneDNN capped
+        # at AVX2 dies of SIGSEGV on MobileViT-XS, silently).
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith('Error:')]
         if errors:
             self.reason = f'{what}: {errors[0]}'
+        elif returncode is not None and (returncode < 0 or not lines):
+            self.reason = f'{what}: {ending(returncode)}' + (f' ({lines[-1]})' if lines else ', no output')
         else:
             self.reason = f'{what}: {lines[-1] if lines else "no output"}'
         super().__init__(f'{what} failed ({" ".join(cmd)}):\n{output}')
@@ -76,7 +90,7 @@ class Failure(Exception):
 def run(cmd, what, env=None):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
-        raise Failure(what, cmd, out.stdout + out.stderr)
+        raise Failure(what, cmd, out.stdout + out.stderr, out.returncode)
     try:
         rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{')]
     except json.JSONDecodeError as e:
