@@ -102,7 +102,7 @@ final class CLITests: VitbenchCLITestCase {
         // The last ISA `env` lists (the baseline: SSE2 on x86-64, NEON on ARM64) and, where there
         // is another, the first (the best).
         let env = try vitbench("env")
-        let listed = env.output.split(separator: "\n").first { $0.hasPrefix("kernel_isas") }?.split(separator: " ").dropFirst().map(String.init) ?? []
+        let listed = envField(env.output, "kernel_isas")?.split(separator: " ").map(String.init) ?? []
         let baseline = try XCTUnwrap(listed.last, env.output)
         let isas = listed.count > 1 ? [baseline, listed[0]] : [baseline]
         let r = try vitbench(["kernels", "--isa"] + isas + ["--sgemm-size", "64"])
@@ -131,14 +131,16 @@ final class CLITests: VitbenchCLITestCase {
         }
     }
 
+    /// The value of one field of `vitbench env`'s output (the text after the name), or nil.
+    func envField(_ env: String, _ name: String) -> String? {
+        env.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { $0.dropFirst(name.count).trimmingCharacters(in: .whitespaces) }
+    }
+
     /// The OpenBLAS core `vitbench` pairs `isa` with on this machine, from `env`'s output: nil
     /// where OpenBLAS's own core is not wider (or not known), or where this OpenBLAS cannot
     /// switch cores (a build without DYNAMIC_ARCH ignores OPENBLAS_CORETYPE).
     func pairedCore(_ env: String, isa: String) throws -> String? {
-        func field(_ name: String) -> String? {
-            env.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { $0.dropFirst(name.count).trimmingCharacters(in: .whitespaces) }
-        }
-        let core = try XCTUnwrap(field("openblas_core"), env), config = try XCTUnwrap(field("openblas_config"), env)
+        let core = try XCTUnwrap(envField(env, "openblas_core"), env), config = try XCTUnwrap(envField(env, "openblas_config"), env)
         guard config.contains("DYNAMIC_ARCH") else { return nil }
         // The table under test (KernelISA.openBLASCoreToPair), restated for the cores CI meets.
         let wider: [String: Set<String>] = ["baseline": ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "sandybridge"],
@@ -151,7 +153,7 @@ final class CLITests: VitbenchCLITestCase {
     /// with OPENBLAS_CORETYPE set), keeps a core the user set, and then says where the two differ.
     func testAForcedISARunsOpenBLASAtItsLevel() throws {
         let env = try vitbench("env")
-        let core = try XCTUnwrap(env.output.split(separator: "\n").first { $0.hasPrefix("openblas_core ") }?.split(separator: " ").last.map(String.init))
+        let core = try XCTUnwrap(envField(env.output, "openblas_core"), env.output)
         guard let paired = try pairedCore(env.output, isa: "baseline") else {
             throw XCTSkip("OpenBLAS here (\(core)) is not wider than the baseline, or cannot switch cores")
         }
@@ -173,7 +175,7 @@ final class CLITests: VitbenchCLITestCase {
         XCTAssertTrue(kept.output.contains("OPENBLAS_CORETYPE=\(paired)"), kept.output)
         // A suite of two ISAs runs in one process: OpenBLAS stays as it loaded, the run warns,
         // and the narrower ISA's row says so.
-        let best = try XCTUnwrap(env.output.split(separator: "\n").first { $0.hasPrefix("kernel_isas ") }?.split(separator: " ").dropFirst().first.map(String.init))
+        let best = try XCTUnwrap(envField(env.output, "kernel_isas")?.split(separator: " ").first.map(String.init), env.output)
         try XCTSkipIf(best == "baseline", "this CPU runs only the baseline")
         let suite = scratch.appendingPathComponent("mixed.yaml")
         try """
