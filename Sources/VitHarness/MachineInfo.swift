@@ -157,14 +157,28 @@ public struct MachineInfo: Sendable {
         #endif
     }()
 
-    /// `git rev-parse --short HEAD` in the current directory, `-dirty` when tracked files differ
-    /// from it (results from uncommitted code are not reproducible from the hash alone);
-    /// "unknown" outside a checkout or without git.
-    public static func commit() -> String {
-        guard let head = git("rev-parse", "--short", "HEAD"), !head.isEmpty else { return "unknown" }
+    /// The commit of the checkout the running binary was built in: `git rev-parse --short HEAD`
+    /// in the executable's folder (`.build/…` lies inside the checkout), `-dirty` when tracked
+    /// files differ from it (results from uncommitted code are not reproducible from the hash
+    /// alone); "unknown" for a binary outside a checkout (an installed copy) or without git.
+    /// Not the current directory's: a run started in another repository (a user's own suites)
+    /// recorded that repository's commit, and the CI gate, which runs the base commit's binary
+    /// from the new checkout, labelled both sides with the new commit.
+    public static func commit(executable: String? = MachineInfo.executablePath()) -> String {
+        guard let executable else { return "unknown" }
+        let folder = URL(fileURLWithPath: executable).deletingLastPathComponent().path
+        guard let head = git("-C", folder, "rev-parse", "--short", "HEAD"), !head.isEmpty else { return "unknown" }
         // --no-optional-locks: never write the index of a tree others are working in.
-        let changes = git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no") ?? ""
+        let changes = git("-C", folder, "--no-optional-locks", "status", "--porcelain", "--untracked-files=no") ?? ""
         return changes.isEmpty ? head : head + "-dirty"
+    }
+
+    /// The running executable's path with symbolic links resolved (`/proc/self/exe` on Linux),
+    /// so that a link to the binary still finds its checkout.
+    public static func executablePath() -> String? {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return target }
+        guard let first = CommandLine.arguments.first, first.contains("/") else { return nil }
+        return URL(fileURLWithPath: first).resolvingSymlinksInPath().path
     }
 
     private static func git(_ args: String...) -> String? {

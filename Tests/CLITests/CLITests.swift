@@ -84,6 +84,32 @@ final class CLITests: VitbenchCLITestCase {
         XCTAssertNotEqual(bad.status, 0)
     }
 
+    /// The commit a result records is the binary's checkout's, not the current directory's: run
+    /// from inside another repository (a user's own suites, or the CI gate running the base
+    /// commit's binary from the new checkout), `env` still names vitbench's commit.
+    func testTheCommitIsTheBinarysNotTheCurrentDirectorys() throws {
+        let git = URL(fileURLWithPath: "/usr/bin/env")
+        let identity = ["git", "-c", "user.name=vitbench", "-c", "user.email=vitbench@invalid"]
+        guard let initialised = try? runCapturingOutput(git, identity + ["-C", scratch.path, "init", "-q"]), initialised.status == 0 else {
+            throw XCTSkip("git is not installed")
+        }
+        let committed = try runCapturingOutput(git, identity + ["-C", scratch.path, "commit", "-q", "--allow-empty", "-m", "other"])
+        XCTAssertEqual(committed.status, 0, committed.output)
+        let other = try runCapturingOutput(git, ["-C", scratch.path, "rev-parse", "--short", "HEAD"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let env = try runCapturingOutput(binary, ["env"], in: scratch)
+        XCTAssertEqual(env.status, 0, env.output)
+        let commit = try XCTUnwrap(envField(env.output, "commit"), env.output)
+        XCTAssertFalse(commit.hasPrefix(other), "\(commit) is the current directory's commit")
+        // Where this test's own checkout is a git checkout (not an exported tree), the binary
+        // built in it names its HEAD.
+        let ours = try runCapturingOutput(git, ["-C", repositoryRoot.path, "rev-parse", "--short", "HEAD"])
+        if ours.status == 0 {
+            let head = ours.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertTrue(commit == head || commit == head + "-dirty", "\(commit), HEAD \(head)")
+        }
+    }
+
     /// `--isa` runs the named variant of the kernels and the row says which ran.
     func testKernelISAIsChosenAndRecorded() throws {
         for isa in ["baseline", "avx2", "neon"] {

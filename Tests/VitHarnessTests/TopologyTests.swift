@@ -283,6 +283,48 @@ final class TopologyTests: XCTestCase {
         #endif
     }
 
+    /// `git ARGS` in `folder`: its trimmed output, nil where git fails or is missing.
+    private func git(_ folder: URL, _ args: String...) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", folder.path, "-c", "user.name=vitbench", "-c", "user.email=vitbench@invalid"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    }
+
+    func testCommitIsTheCheckoutTheBinaryLiesIn() throws {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("vitbench-commit-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: root) }
+        let checkout = root.appendingPathComponent("checkout"), bin = checkout.appendingPathComponent(".build/release")
+        let elsewhere = root.appendingPathComponent("not-a-checkout")
+        try fm.createDirectory(at: bin, withIntermediateDirectories: true)
+        try fm.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try XCTSkipIf(git(checkout, "init", "-q") == nil, "git is not installed")
+        try "a\n".write(to: checkout.appendingPathComponent("tracked.txt"), atomically: true, encoding: .utf8)
+        XCTAssertNotNil(git(checkout, "add", "tracked.txt"))
+        XCTAssertNotNil(git(checkout, "commit", "-q", "-m", "one"))
+        let head = try XCTUnwrap(git(checkout, "rev-parse", "--short", "HEAD"))
+        // A binary under the checkout's (untracked) build folder names the checkout's commit,
+        // whatever the current directory is.
+        XCTAssertEqual(MachineInfo.commit(executable: bin.appendingPathComponent("vitbench").path), head)
+        try "b\n".write(to: checkout.appendingPathComponent("tracked.txt"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(MachineInfo.commit(executable: bin.appendingPathComponent("vitbench").path), head + "-dirty")
+        // Outside a checkout (an installed copy), or with no path: unknown.
+        if git(elsewhere, "rev-parse", "HEAD") == nil {
+            XCTAssertEqual(MachineInfo.commit(executable: elsewhere.appendingPathComponent("vitbench").path), "unknown")
+        }
+        XCTAssertEqual(MachineInfo.commit(executable: nil), "unknown")
+        // This test's own executable resolves to a real file.
+        let me = try XCTUnwrap(MachineInfo.executablePath())
+        XCTAssertTrue(fm.isExecutableFile(atPath: me), me)
+    }
+
     func testSlugDropsFrequencyAndTrademarks() {
         XCTAssertEqual(MachineInfo.slug("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"), "intel-xeon-gold-6338")
         XCTAssertEqual(MachineInfo.slug("AMD EPYC 7763 64-Core Processor"), "amd-epyc-7763-64-core")
