@@ -38,6 +38,18 @@ struct Run: ParsableCommand {
 
     @OptionGroup var oversubscription: OversubscriptionOption
 
+    func validate() throws {
+        // --out is the results folder. A name that reads as one of its files (`--out r.csv`)
+        // made a folder of that name with r.csv/SUITE.csv inside, where the user looked for a file.
+        var isFolder: ObjCBool = false
+        if let out, !(FileManager.default.fileExists(atPath: out, isDirectory: &isFolder) && isFolder.boolValue),
+           let ext = ["csv", "md", "json"].first(where: { out.lowercased().hasSuffix("." + $0) }) {
+            let parent = (out as NSString).deletingLastPathComponent
+            throw ValidationError("--out names the folder the results go into (SUITE.csv, .md and .json inside it); "
+                + "'\(out)' reads as a .\(ext) file: pass a folder, e.g. --out \(parent.isEmpty ? "results" : parent)")
+        }
+    }
+
     func run() throws {
         try memoryLimit.apply()
         let suite = try Suite.load(self.suite)

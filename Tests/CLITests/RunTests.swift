@@ -62,6 +62,25 @@ final class RunTests: VitbenchCLITestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("kill.json").path))
     }
 
+    /// `--out` names a folder: a name that reads as a results file is refused before anything is
+    /// written, with the folder to pass instead; an existing folder of such a name is taken.
+    func testOutThatNamesAFileIsRefused() throws {
+        let suite = scratch.appendingPathComponent("s.yaml").path
+        try "name: s\nruns:\n  - model: metaformer_s12\n    mixers: [pooling]\n    resolutions: [64]\n".write(toFile: suite, atomically: true, encoding: .utf8)
+        for name in ["r.csv", "r.MD", "r.json"] {
+            let out = scratch.appendingPathComponent(name).path
+            let r = try runCapturingOutput(binary, ["run", suite, "--out", out])
+            XCTAssertEqual(r.status, 64, r.output)
+            XCTAssertTrue(r.output.contains("--out names the folder"), r.output)
+            XCTAssertTrue(r.output.contains("e.g. --out \(scratch.path)"), r.output)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(out) was created")
+        }
+        let folder = scratch.appendingPathComponent("old.csv")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let taken = try runCapturingOutput(binary, ["run", suite, "--out", folder.path, "--dry-run"])
+        XCTAssertEqual(taken.status, 0, taken.output)
+    }
+
     func testBadSuiteIsAClearError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "vitbench not built")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vitbench-bad-\(UUID().uuidString)")
