@@ -184,6 +184,8 @@ struct Env: ParsableCommand {
 /// scrambles keys) and to keep text that looks numeric — a commit like 1234567 — a string.
 enum JSONValue {
     case string(String), int(Int), bool(Bool), null
+    /// A finite number in Swift's shortest round-tripping form; not finite: null.
+    case number(Double)
     case array([JSONValue])
     case object([(String, JSONValue)])
 
@@ -191,6 +193,7 @@ enum JSONValue {
         switch self {
         case .string(let s): return JSONValue.quote(s)
         case .int(let i): return "\(i)"
+        case .number(let d): return d.isFinite ? "\(d)" : "null"
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         case .array(let a): return "[" + a.map(\.rendered).joined(separator: ", ") + "]"

@@ -6,15 +6,22 @@ import VitModels
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every model: parameters (train-time and reparameterised), GMACs and published top-1; or every block.")
+        abstract: "List every model: parameters (train-time and reparameterised), GMACs and published top-1; or every block.",
+        discussion: """
+            With --json, one JSON array with an object per entry (models: model, family, resolution, \
+            params, params_reparameterized, gmacs, published_top1, source; null where nothing was \
+            published), for scripts: e.g. scripts/peers/compare.py --models zoo reads the models with \
+            published weights, each at its published resolution.
+            """)
 
     @Flag(help: "List the blocks that can be measured alone (`bench --block`) instead of the models.")
     var blocks = false
 
+    @Flag(help: "Print one JSON array (an object per model or block) instead of the Markdown table.")
+    var json = false
+
     func run() throws {
         if blocks { return try listBlocks() }
-        print("| model | family | params (M) train / fused | GMACs @res (fused) | published top-1 | source |")
-        print("|---|---|---|---|---|---|")
         // Each model is built (constant weights, nothing packed) to be counted; the models are
         // independent, so they are counted on every core and printed in the zoo's order.
         let models = ModelZoo.all
@@ -22,6 +29,22 @@ struct List: ParsableCommand {
         DispatchQueue.concurrentPerform(iterations: models.count) { i in
             summaries[i] = Result { try ModelSummary(models[i], resolution: models[i].resolution) }
         }
+        if json {
+            let rows = try models.indices.map { i -> JSONValue in
+                let s = try summaries[i]!.get(), info = models[i]
+                return .object([
+                    ("model", .string(info.name)), ("family", .string(info.family)), ("resolution", .int(info.resolution)),
+                    ("params", .int(s.paramsTrain)), ("params_reparameterized", .int(s.paramsFused)),
+                    ("gmacs", .number(s.gmacs)),
+                    ("published_top1", info.published.map { .number($0.top1) } ?? .null),
+                    ("source", info.published.map { .string($0.source) } ?? .null),
+                ])
+            }
+            print(JSONValue.array(rows).rendered)
+            return
+        }
+        print("| model | family | params (M) train / fused | GMACs @res (fused) | published top-1 | source |")
+        print("|---|---|---|---|---|---|")
         for (i, info) in models.enumerated() {
             let s = try summaries[i]!.get()
             print("| \(info.name) | \(info.family) | \(s.paramsText) | \(String(format: "%.3f", s.gmacs)) @\(info.resolution) | \(s.top1Text) | \(info.published?.source ?? "no published weights") |")
@@ -29,6 +52,18 @@ struct List: ParsableCommand {
     }
 
     private func listBlocks() throws {
+        if json {
+            let rows = try BlockZoo.all.map { info -> JSONValue in
+                let s = try BlockSummary(info, dim: info.defaultDim, resolution: info.defaultResolution)
+                return .object([
+                    ("block", .string(info.name)), ("dim", .int(info.defaultDim)), ("resolution", .int(info.defaultResolution)),
+                    ("params", .int(s.paramsTrain)), ("params_reparameterized", .int(s.paramsFused)),
+                    ("gmacs", .number(s.gmacs)), ("summary", .string(info.summary)),
+                ])
+            }
+            print(JSONValue.array(rows).rendered)
+            return
+        }
         print("| block | default dim @grid | params (M) train / fused | GMACs (fused) | what it is |")
         print("|---|---|---|---|---|")
         for info in BlockZoo.all {

@@ -84,6 +84,30 @@ final class CLITests: VitbenchCLITestCase {
         XCTAssertNotEqual(bad.status, 0)
     }
 
+    /// `list --json` holds what the Markdown table holds, a row for a row, for scripts.
+    func testListAsJSONMatchesTheTable() throws {
+        let table = try vitbench("list"), json = try vitbench("list", "--json")
+        XCTAssertEqual(json.status, 0, json.output)
+        let models = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]], json.output)
+        let tableRows = table.output.split(separator: "\n").dropFirst(2)
+        XCTAssertEqual(models.map { $0["model"] as? String }, tableRows.map { $0.split(separator: "|")[0].trimmingCharacters(in: .whitespaces) })
+        let t8 = try XCTUnwrap(models.first { $0["model"] as? String == "fastvit_t8" })
+        XCTAssertEqual(t8["resolution"] as? Int, 256)
+        XCTAssertEqual(t8["params"] as? Int, 4_026_232)
+        XCTAssertEqual(t8["params_reparameterized"] as? Int, 3_996_040)
+        XCTAssertEqual(try XCTUnwrap(t8["gmacs"] as? Double), 0.685, accuracy: 0.0005)
+        XCTAssertEqual(t8["published_top1"] as? Double, 76.2)
+        XCTAssertEqual(t8["source"] as? String, "apple/ml-fastvit README")
+        let psvit = try XCTUnwrap(models.first { $0["model"] as? String == "psvit_1d_tiny" })
+        XCTAssertTrue(psvit["published_top1"] is NSNull && psvit["source"] is NSNull, "\(psvit)")
+        let blocks = try vitbench("list", "--blocks", "--json")
+        XCTAssertEqual(blocks.status, 0, blocks.output)
+        let listed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(blocks.output.utf8)) as? [[String: Any]], blocks.output)
+        let repmixer = try XCTUnwrap(listed.first { $0["block"] as? String == "fastvit.repmixer" })
+        XCTAssertEqual(repmixer["dim"] as? Int, 48)
+        XCTAssertEqual(repmixer["resolution"] as? Int, 64)
+    }
+
     /// The commit a result records is the binary's checkout's, not the current directory's: run
     /// from inside another repository (a user's own suites, or the CI gate running the base
     /// commit's binary from the new checkout), `env` still names vitbench's commit.

@@ -37,6 +37,23 @@ final class PeerScriptTests: VitbenchCLITestCase {
         XCTAssertTrue(r.output.contains("| fastvit_t8 | 64 | failed: peer_models.py: killed by SIGSEGV, no output |"), r.output)
     }
 
+    /// `--models zoo` is every model with published weights at its published resolution, as
+    /// `vitbench list` has them (PSViT, the mobile-level ViT and the mixer skeleton have no timm
+    /// model for the peers); `--list` shows the sitting and runs nothing.
+    func testTheZooIsThePublishedModelsAtTheirResolutions() throws {
+        let r = try compare(["--models", "zoo,fastvit_t8@384", "--list"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let listed = r.output.split(separator: "\n").map(String.init)
+        let table = try runCapturingOutput(binary, ["list"]).output.split(separator: "\n").dropFirst(2).map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let published = table.filter { $0[5] != "no published weights" }.map { "\($0[0])@\($0[3].split(separator: "@")[1])" }
+        XCTAssertEqual(listed, published + ["fastvit_t8@384"])
+        XCTAssertTrue(listed.contains("fastvit_t8@256") && listed.contains("deit_tiny_patch16_224@224") && listed.contains("mobilevit_xxs@256"), r.output)
+        XCTAssertFalse(listed.contains { $0.hasPrefix("psvit") || $0.hasPrefix("mlvit") || $0.hasPrefix("metaformer") }, r.output)
+        let broken = try compare(["--models", "zoo", "--vitbench", "/bin/false", "--list"])
+        XCTAssertEqual(broken.status, 1, broken.output)
+        XCTAssertTrue(broken.output.contains("--models zoo: /bin/false list --json exited with status 1, no output"), broken.output)
+    }
+
     /// Malformed model lists are refused before anything runs.
     func testMalformedModelListsAreRefusedUpFront() throws {
         for spec in ["fastvit_t8", "fastvit_t8@abc", "@224", "fastvit_t8@0", "fastvit_t8@99999"] {

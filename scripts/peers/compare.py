@@ -15,7 +15,10 @@ quiet time, busy time and slowdown (busy / quiet, per round, then the median).
 A model an engine fails on (one that a capped oneDNN cannot compile, say) is a row that says which
 engine and why; the other models still run, and the exit status is 1.
 Usage (the peer environment, scripts/peers/setup.sh):
-  python scripts/peers/compare.py [--models fastvit_t8@224,fastvit_t8@256,...] [--mixers 224,512]
+`--models zoo` stands for every model `vitbench list --json` gives published weights for (the timm
+models), each at its published resolution; `--list` prints what the sitting would measure and
+measures nothing.
+  python scripts/peers/compare.py [--models zoo|fastvit_t8@224,fastvit_t8@256,...] [--mixers 224,512]
                                   [--mixer-kinds pooling,repmixer,dwconv,attention] [--threads 1]
                                   [--cpu 0] [--isa avx512|avx2|baseline] [--rounds 3]
                                   [--pin compact] [--busy-cpu 1] [--peers ort,ov] [--onednn-isa AVX2]
@@ -33,7 +36,8 @@ root = os.path.normpath(os.path.join(here, '..', '..'))
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument('--models', default='fastvit_t8@224,fastvit_t8@256,poolformer_s12@224,mobileone_s0@224',
-                help='MODEL@RES, comma-separated (empty: none)')
+                help='MODEL@RES, comma-separated (empty: none); zoo: every model with published weights at its '
+                     'published resolution')
 ap.add_argument('--mixers', default='224,512', help='resolutions for metaformer_s12 (empty: none)')
 ap.add_argument('--mixer-kinds', default='pooling,repmixer,dwconv,attention')
 ap.add_argument('--threads', type=int, default=1)
@@ -51,6 +55,7 @@ ap.add_argument('--onednn-isa', default=None,
                 help="cap OpenVINO's oneDNN kernels at this ISA (ONEDNN_MAX_CPU_ISA, e.g. AVX2), to set vitbench's "
                      "--isa avx2 beside an AVX2 OpenVINO on an AVX-512 machine; ONNX Runtime's MLAS cannot be capped "
                      "(use --peers ov), and OpenVINO's own JIT kernels are not capped either")
+ap.add_argument('--list', action='store_true', help='print the models and mixers the sitting would measure, and exit')
 a = ap.parse_args()
 pin = ['taskset', '-c', a.cpu]
 if set(filter(None, a.peers.split(','))) - {'ort', 'ov'} or not a.peers.strip(','):
@@ -142,8 +147,29 @@ def median(values):
     return None if not v else (v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2)
 
 
+def zoo():
+    """MODEL@RES for every model `vitbench list --json` gives published weights for (the timm
+    models the peers can build), at its published resolution."""
+    cmd = [a.vitbench, 'list', '--json']
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(f'--models zoo: cannot run {a.vitbench}: {e.strerror} (build it: swift build -c release)')
+    if out.returncode != 0:
+        said = (out.stdout + out.stderr).strip()
+        sys.exit(f'--models zoo: {" ".join(cmd)} {ending(out.returncode)}' + (f': {said}' if said else ', no output'))
+    try:
+        listed = json.loads(out.stdout)
+        return [f'{m["model"]}@{m["resolution"]}' for m in listed if m.get('published_top1') is not None]
+    except (json.JSONDecodeError, TypeError, KeyError) as e:
+        sys.exit(f'--models zoo: unreadable output of {" ".join(cmd)}: {e}')
+
+
 entries = []  # (label, res, vitbench args, peer script, peer args)
+specs = []
 for spec in filter(None, a.models.split(',')):
+    specs += zoo() if spec == 'zoo' else [spec]
+for spec in specs:
     model, _, res = spec.partition('@')
     if not model or not res.isdigit() or not 16 <= int(res) <= 4096:
         sys.exit(f'--models: expected MODEL@RES with RES from 16 to 4096 (fastvit_t8@256), got {spec!r}')
@@ -155,6 +181,11 @@ for res in filter(None, a.mixers.split(',')):
         if kind == 'attention' and int(res) > 512:
             continue  # quadratic in tokens: minutes per pass (peer_mixers.py skips it too)
         entries.append((f'metaformer_s12:{kind}', res, ('metaformer_s12', res, kind), 'peer_mixers.py', ['--mixers', kind]))
+
+if a.list:
+    for label, res, *_ in entries:
+        print(f'{label}@{res}')
+    sys.exit(0)
 
 rows, busy_rows, failed, isas, engine_versions = [], [], [], set(), {}
 for label, res, ours_args, script, peer_args in entries:
