@@ -56,6 +56,9 @@ struct Compare: ParsableCommand {
     var out: String?
 
     func run() throws {
+        if let out {
+            do { try OutputFile.prepare(out, option: "--out") } catch { throw fail("\(error)") }
+        }
         let sides: (base: [String], new: [String])
         if !base.isEmpty || !new.isEmpty {
             guard files.isEmpty, !base.isEmpty, !new.isEmpty else {
@@ -74,7 +77,7 @@ struct Compare: ParsableCommand {
         if let error = r.error { throw fail(error) }
         print(r.output, terminator: "")
         if let out {
-            do { try r.output.write(toFile: out, atomically: true, encoding: .utf8) } catch { throw fail("\(out): \(error.localizedDescription)") }
+            do { try OutputFile.write(r.output, to: out, option: "--out") } catch { throw fail("\(error)") }
         }
         if r.status != .noRegression { throw ExitCode(r.status.rawValue) }
     }

@@ -41,6 +41,8 @@ struct Profile: ParsableCommand {
     }
 
     func run() throws {
+        if let csv { try OutputFile.prepare(csv, option: "--csv") }
+        if let trace { try OutputFile.prepare(trace, option: "--trace") }
         try kernelISA.apply()
         try memoryLimit.apply()
         let topology = try Topology.thisMachine()
@@ -62,7 +64,7 @@ struct Profile: ParsableCommand {
         let blas = backend.gemm is OpenBLASGEMM ? ", OpenBLAS \(OpenBLAS.coreName)" : ""
         let title = "\(c.model), \(c.form.rawValue) form, \(res)x\(res)\(width), batch \(batch), \(threads) thread(s), \(backend.name), kernels \(KernelISA.selected)\(blas)"
         print(p.markdown(title: title, top: top))
-        if let csv { try p.csv().write(toFile: csv, atomically: true, encoding: .utf8) }
-        if let trace { try p.chromeTrace(process: title).write(toFile: trace, atomically: true, encoding: .utf8) }
+        if let csv { try OutputFile.write(p.csv(), to: csv, option: "--csv") }
+        if let trace { try OutputFile.write(p.chromeTrace(process: title), to: trace, option: "--trace") }
     }
 }

@@ -50,6 +50,7 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
+        if let out { try OutputFile.prepare(out, option: "--out") }
         let tables = try files.map { try ResultTable.read(contentsOf: $0) }
         let profiles = tables.filter(ProfileReport.isProfile)
         if !profiles.isEmpty && profiles.count != tables.count {
@@ -84,7 +85,7 @@ struct Report: ParsableCommand {
     }
 
     private func emit(_ text: String, svgs: [String]) throws {
-        if let out { try text.write(toFile: out, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+        if let out { try OutputFile.write(text, to: out, option: "--out") } else { print(text, terminator: "") }
         for s in svgs { FileHandle.standardError.write("wrote \(s)\n".data(using: .utf8)!) }
     }
 

@@ -70,6 +70,39 @@ final class RobustnessTests: VitbenchCLITestCase {
 
     // MARK: Non-finite values
 
+    /// Files a command writes where it is told: a folder, or a path under a file, is an error
+    /// naming the option and what is in the way, before any profiling; missing folders are
+    /// created. Foundation's error dump ("NSCocoaErrorDomain") never reaches the user.
+    func testOutputFilesAreCheckedBeforeTheWork() throws {
+        let tiny = ["profile", "--block", "fastvit.repmixer", "--dim", "8", "--resolution", "4", "--passes", "1"]
+        let blocker = path("plain-file")
+        try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        for (option, value, expected) in [("--csv", scratch.path, "--csv \(scratch.path): that is a folder; name a file in it"),
+                                          ("--trace", blocker + "/t.json", "cannot create its folder: \(blocker) is a file, not a folder"),
+                                          ("--csv", "", "--csv: an empty path; name a file")] {
+            let r = try vitbench(tiny + [option, value])
+            XCTAssertEqual(r.status, 1, r.output)
+            XCTAssertTrue(r.output.contains(expected), r.output)
+            XCTAssertFalse(r.output.contains("NSCocoaErrorDomain") || r.output.contains("# fastvit.repmixer"),
+                           "a raw error, or the profile ran first: \(r.output)")
+        }
+        let csv = path("new/folders/p.csv"), trace = path("other/t.json")
+        let written = try vitbench(tiny + ["--csv", csv, "--trace", trace])
+        XCTAssertEqual(written.status, 0, written.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: csv) && FileManager.default.fileExists(atPath: trace), written.output)
+        // report and compare --out: the same checks (compare's input errors exit 2).
+        let refused = try vitbench("report", csv, "--out", scratch.path)
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("--out \(scratch.path): that is a folder"), refused.output)
+        let rendered = try vitbench("report", csv, "--out", path("reports/p.md"))
+        XCTAssertEqual(rendered.status, 0, rendered.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("reports/p.md")), rendered.output)
+        let compared = try vitbench("compare", csv, csv, "--out", scratch.path)
+        XCTAssertEqual(compared.status, 2, compared.output)
+        XCTAssertTrue(compared.output.contains("vitbench compare: --out \(scratch.path): that is a folder"), compared.output)
+        XCTAssertFalse(compared.output.contains("NSCocoaErrorDomain"), compared.output)
+    }
+
     func testInferRefusesNonFiniteInputUnlessAllowed() throws {
         // Index 1·(32·32) + 2·32 + 3 is [0, 1, 2, 3].
         let input = try writeInput("x.npy", shape: [1, 3, 32, 32], poison: [1 * 1024 + 2 * 32 + 3: .nan, 2000: .infinity])

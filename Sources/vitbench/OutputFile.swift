@@ -1,0 +1,37 @@
+import Foundation
+
+/// A file a command writes where the user said (`profile --csv` and `--trace`, `report --out`,
+/// `compare --out`): checked before the work that fills it — a profile of a large model runs for
+/// minutes, and a typo used to cost all of it — its missing folders created, and every failure a
+/// sentence naming the option, the path and what is in the way, never Foundation's error dump.
+enum OutputFile {
+    /// Creates `path`'s missing folders and checks that a file can be written there.
+    static func prepare(_ path: String, option: String) throws {
+        guard !path.isEmpty else { throw CommandFailure("\(option): an empty path; name a file") }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw CommandFailure("\(option) \(path): that is a folder; name a file in it")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw CommandFailure("\(option) \(path): cannot create its folder: \(ResultsFolder.reason(error, path: folder))")
+            }
+        }
+        let target = folder.isEmpty ? "." : folder
+        guard FileManager.default.isWritableFile(atPath: target) else {
+            throw CommandFailure("\(option) \(path): \(target) is not writable (permission denied)")
+        }
+    }
+
+    /// Writes `text` to `path` whole (through a temporary file), or fails naming the option.
+    static func write(_ text: String, to path: String, option: String) throws {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CommandFailure("\(option) \(path): cannot write: \(ResultsFolder.reason(error, path: path))")
+        }
+    }
+}
