@@ -1,7 +1,7 @@
 import Foundation
 
-/// A file a command writes where the user said (`profile --csv` and `--trace`, `report --out`,
-/// `compare --out`): checked before the work that fills it — a profile of a large model runs for
+/// A file a command writes where the user said (`profile --csv` and `--trace`, `report --out`
+/// and the folder of its `--plots`, `compare --out`): checked before the work that fills it — a profile of a large model runs for
 /// minutes, and a typo used to cost all of it — its missing folders created, and every failure a
 /// sentence naming the option, the path and what is in the way, never Foundation's error dump.
 enum OutputFile {
@@ -23,6 +23,19 @@ enum OutputFile {
         let target = folder.isEmpty ? "." : folder
         guard FileManager.default.isWritableFile(atPath: target) else {
             throw CommandFailure("\(option) \(path): \(target) is not writable (permission denied)")
+        }
+    }
+
+    /// Creates the folder `path` (and its missing parents), for files the command writes into it.
+    static func prepareFolder(_ path: String, option: String) throws {
+        guard !path.isEmpty else { throw CommandFailure("\(option): an empty path; name a folder") }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw CommandFailure("\(option) \(path): cannot create the folder: \(ResultsFolder.reason(error, path: path))")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw CommandFailure("\(option) \(path): not writable (permission denied)")
         }
     }
 

@@ -51,6 +51,7 @@ struct Report: ParsableCommand {
 
     func run() throws {
         if let out { try OutputFile.prepare(out, option: "--out") }
+        if let plots { try OutputFile.prepareFolder(plots, option: "--plots") }
         let tables = try files.map { try ResultTable.read(contentsOf: $0) }
         let profiles = tables.filter(ProfileReport.isProfile)
         if !profiles.isEmpty && profiles.count != tables.count {

@@ -90,10 +90,13 @@ final class RobustnessTests: VitbenchCLITestCase {
         let written = try vitbench(tiny + ["--csv", csv, "--trace", trace])
         XCTAssertEqual(written.status, 0, written.output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: csv) && FileManager.default.fileExists(atPath: trace), written.output)
-        // report and compare --out: the same checks (compare's input errors exit 2).
+        // report --out and --plots, compare --out: the same checks (compare's input errors exit 2).
         let refused = try vitbench("report", csv, "--out", scratch.path)
         XCTAssertEqual(refused.status, 1, refused.output)
         XCTAssertTrue(refused.output.contains("--out \(scratch.path): that is a folder"), refused.output)
+        let plots = try vitbench("report", csv, "--plots", blocker)
+        XCTAssertEqual(plots.status, 1, plots.output)
+        XCTAssertTrue(plots.output.contains("--plots \(blocker): cannot create the folder: \(blocker) is a file, not a folder"), plots.output)
         let rendered = try vitbench("report", csv, "--out", path("reports/p.md"))
         XCTAssertEqual(rendered.status, 0, rendered.output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("reports/p.md")), rendered.output)
