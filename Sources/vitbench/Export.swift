@@ -25,6 +25,7 @@ struct Export: ParsableCommand {
     @OptionGroup var memoryLimit: MemoryLimitOption
 
     func run() throws {
+        try OutputFile.prepare(onnx, option: "--onnx")
         try memoryLimit.apply()
         let c = try selection.configuration(threads: 1)
         // Before the weights are built (the plan's arena is never allocated: the estimate over-counts).
@@ -44,7 +45,7 @@ struct Export: ParsableCommand {
         do {
             try data.write(to: URL(fileURLWithPath: onnx), options: .atomic)
         } catch {
-            throw CommandFailure("cannot write \(onnx): \(error.localizedDescription)")
+            throw CommandFailure("--onnx \(onnx): cannot write: \(ResultsFolder.reason(error, path: onnx))")
         }
         print("wrote \(onnx): \(c.model), \(c.form.rawValue) form, batch \(c.batch), \(c.resolution)x\(c.resolution), "
               + String(format: "%.1f MB", Double(data.count) / 1e6))

@@ -250,6 +250,7 @@ struct Infer: ParsableCommand {
     var allowNonfinite = false
 
     func run() throws {
+        try OutputFile.prepare(output, option: "--output")
         let backend = try parseBackend(backend)
         try kernelISA.apply()
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }

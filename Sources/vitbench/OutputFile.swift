@@ -1,23 +1,26 @@
 import Foundation
 
-/// A file a command writes where the user said (`profile --csv` and `--trace`, `report --out`
-/// and the folder of its `--plots`, `compare --out`): checked before the work that fills it — a profile of a large model runs for
-/// minutes, and a typo used to cost all of it — its missing folders created, and every failure a
-/// sentence naming the option, the path and what is in the way, never Foundation's error dump.
+/// A file a command writes where the user said (`infer --output`, `export --onnx`, `profile
+/// --csv` and `--trace`, `report --out` and the folder of its `--plots`, `compare --out`):
+/// checked before the work that fills it — a profile of a large model runs for minutes, and a
+/// typo used to cost all of it — and every failure a sentence naming the option, the path and
+/// what is in the way, never Foundation's error dump.
 enum OutputFile {
-    /// Creates `path`'s missing folders and checks that a file can be written there.
-    static func prepare(_ path: String, option: String) throws {
+    /// Checks that a file can be written at `path`: not a folder, in a writable folder. A missing
+    /// folder is an error (as for `cp` or `tee`), or, with `createFolders` (`report`, whose
+    /// figures go beside its Markdown), made.
+    static func prepare(_ path: String, option: String, createFolders: Bool = false) throws {
         guard !path.isEmpty else { throw CommandFailure("\(option): an empty path; name a file") }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
             throw CommandFailure("\(option) \(path): that is a folder; name a file in it")
         }
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw CommandFailure("\(option) \(path): cannot create its folder: \(ResultsFolder.reason(error, path: folder))")
+        if !folder.isEmpty && !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
+            if createFolders {
+                try prepareFolder(folder, option: "\(option) \(path):")
+            } else {
+                throw CommandFailure("\(option) \(path): \(obstacle(folder) ?? "no folder \(folder)")")
             }
         }
         let target = folder.isEmpty ? "." : folder
@@ -46,5 +49,19 @@ enum OutputFile {
         } catch {
             throw CommandFailure("\(option) \(path): cannot write: \(ResultsFolder.reason(error, path: path))")
         }
+    }
+
+    /// A file standing where `folder` or one of its parents should be, said as such; nil when
+    /// the path is simply missing.
+    private static func obstacle(_ folder: String) -> String? {
+        var ancestor = (folder as NSString).standardizingPath
+        var isFolder: ObjCBool = false
+        while !ancestor.isEmpty && ancestor != "/" {
+            if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder) {
+                return isFolder.boolValue ? nil : "\(ancestor) is a file, not a folder"
+            }
+            ancestor = (ancestor as NSString).deletingLastPathComponent
+        }
+        return nil
     }
 }

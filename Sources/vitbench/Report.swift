@@ -50,7 +50,7 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        if let out { try OutputFile.prepare(out, option: "--out") }
+        if let out { try OutputFile.prepare(out, option: "--out", createFolders: true) }
         if let plots { try OutputFile.prepareFolder(plots, option: "--plots") }
         let tables = try files.map { try ResultTable.read(contentsOf: $0) }
         let profiles = tables.filter(ProfileReport.isProfile)

@@ -70,15 +70,18 @@ final class RobustnessTests: VitbenchCLITestCase {
 
     // MARK: Non-finite values
 
-    /// Files a command writes where it is told: a folder, or a path under a file, is an error
-    /// naming the option and what is in the way, before any profiling; missing folders are
-    /// created. Foundation's error dump ("NSCocoaErrorDomain") never reaches the user.
+    /// Files a command writes where it is told: a folder, a path under a file or in a missing
+    /// folder is an error naming the option and what is in the way, before any profiling (report
+    /// makes its missing folders, as it always has). Foundation's error dump
+    /// ("NSCocoaErrorDomain") never reaches the user.
     func testOutputFilesAreCheckedBeforeTheWork() throws {
         let tiny = ["profile", "--block", "fastvit.repmixer", "--dim", "8", "--resolution", "4", "--passes", "1"]
         let blocker = path("plain-file")
         try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let missing = path("missing/folder")
         for (option, value, expected) in [("--csv", scratch.path, "--csv \(scratch.path): that is a folder; name a file in it"),
-                                          ("--trace", blocker + "/t.json", "cannot create its folder: \(blocker) is a file, not a folder"),
+                                          ("--trace", blocker + "/t.json", "--trace \(blocker)/t.json: \(blocker) is a file, not a folder"),
+                                          ("--csv", missing + "/p.csv", "--csv \(missing)/p.csv: no folder \(missing)"),
                                           ("--csv", "", "--csv: an empty path; name a file")] {
             let r = try vitbench(tiny + [option, value])
             XCTAssertEqual(r.status, 1, r.output)
@@ -86,20 +89,28 @@ final class RobustnessTests: VitbenchCLITestCase {
             XCTAssertFalse(r.output.contains("NSCocoaErrorDomain") || r.output.contains("# fastvit.repmixer"),
                            "a raw error, or the profile ran first: \(r.output)")
         }
-        let csv = path("new/folders/p.csv"), trace = path("other/t.json")
+        let csv = path("p.csv"), trace = path("t.json")
         let written = try vitbench(tiny + ["--csv", csv, "--trace", trace])
         XCTAssertEqual(written.status, 0, written.output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: csv) && FileManager.default.fileExists(atPath: trace), written.output)
-        // report --out and --plots, compare --out: the same checks (compare's input errors exit 2).
+        // infer --output, export --onnx, report --out and --plots, compare --out: the same checks
+        // (compare's input errors exit 2).
+        let input = try writeInput("in.npy", shape: [1, 3, 32, 32])
+        let inferred = try vitbench("infer", "--model", "metaformer_s12:pooling", "--input", input, "--output", scratch.path)
+        XCTAssertEqual(inferred.status, 1, inferred.output)
+        XCTAssertTrue(inferred.output.contains("--output \(scratch.path): that is a folder"), inferred.output)
+        let exported = try vitbench("export", "--model", "metaformer_s12:pooling", "--onnx", blocker + "/m.onnx")
+        XCTAssertEqual(exported.status, 1, exported.output)
+        XCTAssertTrue(exported.output.contains("--onnx \(blocker)/m.onnx: \(blocker) is a file, not a folder"), exported.output)
         let refused = try vitbench("report", csv, "--out", scratch.path)
         XCTAssertEqual(refused.status, 1, refused.output)
         XCTAssertTrue(refused.output.contains("--out \(scratch.path): that is a folder"), refused.output)
         let plots = try vitbench("report", csv, "--plots", blocker)
         XCTAssertEqual(plots.status, 1, plots.output)
         XCTAssertTrue(plots.output.contains("--plots \(blocker): cannot create the folder: \(blocker) is a file, not a folder"), plots.output)
-        let rendered = try vitbench("report", csv, "--out", path("reports/p.md"))
+        let rendered = try vitbench("report", csv, "--out", path("reports/new/p.md"))
         XCTAssertEqual(rendered.status, 0, rendered.output)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: path("reports/p.md")), rendered.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("reports/new/p.md")), rendered.output)
         let compared = try vitbench("compare", csv, csv, "--out", scratch.path)
         XCTAssertEqual(compared.status, 2, compared.output)
         XCTAssertTrue(compared.output.contains("vitbench compare: --out \(scratch.path): that is a folder"), compared.output)
