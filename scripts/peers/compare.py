@@ -14,10 +14,10 @@ that CPU (what a CI runner or a shared server looks like), and the table shows e
 quiet time, busy time and slowdown (busy / quiet, per round, then the median).
 A model an engine fails on (one that a capped oneDNN cannot compile, say) is a row that says which
 engine and why; the other models still run, and the exit status is 1.
-Usage (the peer environment, scripts/peers/setup.sh):
 `--models zoo` stands for every model `vitbench list --json` gives published weights for (the timm
 models), each at its published resolution; `--list` prints what the sitting would measure and
 measures nothing.
+Usage (the peer environment, scripts/peers/setup.sh):
   python scripts/peers/compare.py [--models zoo|fastvit_t8@224,fastvit_t8@256,...] [--mixers 224,512]
                                   [--mixer-kinds pooling,repmixer,dwconv,attention] [--threads 1]
                                   [--cpu 0] [--isa avx512|avx2|baseline] [--rounds 3]
@@ -161,7 +161,7 @@ def zoo():
     try:
         listed = json.loads(out.stdout)
         return [f'{m["model"]}@{m["resolution"]}' for m in listed if m.get('published_top1') is not None]
-    except (json.JSONDecodeError, TypeError, KeyError) as e:
+    except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as e:
         sys.exit(f'--models zoo: unreadable output of {" ".join(cmd)}: {e}')
 
 
