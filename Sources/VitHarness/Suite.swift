@@ -156,9 +156,23 @@ public struct SuiteError: Error, CustomStringConvertible {
 }
 
 extension Suite {
+    /// The largest suite file read. Suites are a few KiB; a 3 GiB file of zeros was read whole
+    /// (7 GB resident) and still being parsed a minute later.
+    public static let maximumFileBytes = 16 << 20
+
     public static func load(_ path: String) throws -> Suite {
+        func refuse(_ why: String) -> SuiteError {
+            SuiteError(file: path, line: nil, field: "file", message: "cannot read the suite file: \(why)")
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw refuse("no such file") }
+        guard !isFolder.boolValue else { throw refuse("a folder, not a file") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= maximumFileBytes else {
+            throw refuse("\(size) bytes, more than any suite (at most \(maximumFileBytes >> 20) MiB is read)")
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SuiteError(file: path, line: nil, field: "file", message: "cannot read the suite file")
+            throw refuse(FileManager.default.isReadableFile(atPath: path) ? "not UTF-8 text" : "permission denied")
         }
         return try parse(text, file: path)
     }

@@ -351,11 +351,20 @@ public struct ResultTable: Equatable, Sendable {
         return try ResultTable(csv: text, source: path)
     }
 
+    /// The largest CSV read (results and their samples, profiles). A suite's results are KiB to
+    /// MiB, its samples tens of MiB; a 3 GiB file of zeros given to `report` took 12.6 GB
+    /// resident and 44 s, and twice that would have been killed for memory.
+    public static let maximumFileBytes = 1 << 30
+
     /// The bytes of a file, or an error saying plainly why not.
     static func readData(_ path: String) throws -> Data {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CSVError(file: path, "no such file") }
         guard !isDirectory.boolValue else { throw CSVError(file: path, "a folder, not a CSV file") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= maximumFileBytes else {
+            throw CSVError(file: path, "\(size) bytes, more than any results file vitbench writes (at most \(maximumFileBytes >> 30) GiB is read)")
+        }
         do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CSVError(file: path, "cannot read: \((error as NSError).localizedDescription)")
         }

@@ -118,7 +118,27 @@ final class BoundsCLITests: VitbenchCLITestCase {
         try "runs:\n  - model: fastvit_t8\n    threads: [1, 5000]\n".write(toFile: threads, atomically: true, encoding: .utf8)
         try expect(["run", threads, "--dry-run"], status: 1, contains: ["\(threads):3: runs[0].threads"])
         let missing = scratch.appendingPathComponent("absent.yaml").path
-        try expect(["run", missing], status: 1, contains: ["cannot read the suite file"])
+        try expect(["run", missing], status: 1, contains: ["\(missing): file: cannot read the suite file: no such file"])
+        try expect(["run", scratch.path], status: 1, contains: ["cannot read the suite file: a folder, not a file"])
+    }
+
+    /// Files far larger than any suite or results file are refused from their size, before a byte
+    /// is read: a 3 GiB suite of zeros was read whole and parsed for over a minute, and a 3 GiB
+    /// CSV given to `report` took 12.6 GB of memory. (Sparse files: no disk is used.)
+    func testHugeInputFilesAreRefusedBeforeTheyAreRead() throws {
+        func sparse(_ name: String, bytes: UInt64) throws -> String {
+            let path = scratch.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: nil))
+            let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: bytes)
+            try handle.close()
+            return path
+        }
+        let suite = try sparse("huge.yaml", bytes: 17 << 20)
+        try expect(["run", suite, "--dry-run"], status: 1, contains: ["cannot read the suite file: \(17 << 20) bytes, more than any suite (at most 16 MiB is read)"])
+        let csv = try sparse("huge.csv", bytes: 3 << 30)
+        try expect(["report", csv], status: 1, contains: ["\(csv): \(3 << 30) bytes, more than any results file vitbench writes (at most 1 GiB is read)"])
+        try expect(["compare", csv, csv], status: 2, contains: ["more than any results file"])
     }
 
     /// One impossible resolution in a suite is one error row; the good rows around it are measured.
