@@ -20,7 +20,8 @@ enum OutputFile {
             if createFolders {
                 try prepareFolder(folder, option: "\(option) \(path):")
             } else {
-                throw CommandFailure("\(option) \(path): \(obstacle(folder) ?? "no folder \(folder)")")
+                let blocker = ResultsFolder.firstExisting(folder).flatMap { $0.isFolder ? nil : $0.path }
+                throw CommandFailure("\(option) \(path): " + (blocker.map { "\($0) is a file, not a folder" } ?? "no folder \(folder)"))
             }
         }
         let target = folder.isEmpty ? "." : folder
@@ -49,19 +50,5 @@ enum OutputFile {
         } catch {
             throw CommandFailure("\(option) \(path): cannot write: \(ResultsFolder.reason(error, path: path))")
         }
-    }
-
-    /// A file standing where `folder` or one of its parents should be, said as such; nil when
-    /// the path is simply missing.
-    private static func obstacle(_ folder: String) -> String? {
-        var ancestor = (folder as NSString).standardizingPath
-        var isFolder: ObjCBool = false
-        while !ancestor.isEmpty && ancestor != "/" {
-            if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder) {
-                return isFolder.boolValue ? nil : "\(ancestor) is a file, not a folder"
-            }
-            ancestor = (ancestor as NSString).deletingLastPathComponent
-        }
-        return nil
     }
 }

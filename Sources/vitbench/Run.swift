@@ -165,16 +165,23 @@ enum ResultsFolder {
     /// A file-system error as a sentence, without Foundation's domain and code: what is in the
     /// way of `path`, found by walking up to the first part that exists.
     static func reason(_ error: Error, path: String) -> String {
-        var ancestor = (path as NSString).standardizingPath
-        var isDirectory: ObjCBool = false
-        while !ancestor.isEmpty && ancestor != "/" && !FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-            ancestor = (ancestor as NSString).deletingLastPathComponent
-        }
-        if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-            if !isDirectory.boolValue { return "\(ancestor) is a file, not a folder" }
+        if let (ancestor, isFolder) = firstExisting(path) {
+            if !isFolder { return "\(ancestor) is a file, not a folder" }
             if !FileManager.default.isWritableFile(atPath: ancestor) { return "\(ancestor) is not writable (permission denied)" }
         }
         return reason(error)
+    }
+
+    /// `path` or its nearest ancestor that exists, and whether it is a folder; nil when none
+    /// below the root does.
+    static func firstExisting(_ path: String) -> (path: String, isFolder: Bool)? {
+        var ancestor = (path as NSString).standardizingPath
+        var isFolder: ObjCBool = false
+        while !ancestor.isEmpty && ancestor != "/" {
+            if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder) { return (ancestor, isFolder.boolValue) }
+            ancestor = (ancestor as NSString).deletingLastPathComponent
+        }
+        return FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder) ? (ancestor, isFolder.boolValue) : nil
     }
 
     /// A file-system error as a sentence, without Foundation's domain and code.
